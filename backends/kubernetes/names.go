@@ -1,0 +1,90 @@
+package kubernetes
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Label keys Tycho writes.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelGUID      = "tycho-guid"
+	LabelExecutor  = "executor"
+	ManagedBy      = "tycho"
+)
+
+// DNSLabel normalises s to a DNS-1123 label: lower case, '_' and '.' and
+// other invalid characters become '-', at most max characters; a name that
+// had to be cut gets a short stable hash suffix so that two long names stay
+// apart.
+func DNSLabel(s string, max int) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		out = "x"
+	}
+	if len(out) > max {
+		sum := sha256.Sum256([]byte(s))
+		suffix := hex.EncodeToString(sum[:])[:6]
+		out = strings.TrimRight(out[:max-7], "-") + "-" + suffix
+	}
+	return out
+}
+
+// DNS1035 is DNSLabel that also starts with a letter, as Service names
+// must.
+func DNS1035(s string, max int) string {
+	out := DNSLabel(s, max)
+	if out[0] < 'a' || out[0] > 'z' {
+		out = DNSLabel("s-"+out, max)
+	}
+	return out
+}
+
+// portName makes an IANA_SVC_NAME (at most 15 characters, lower case
+// letters, digits and single '-', at least one letter) for a port.
+func portName(name, proto string, port uint16) string {
+	if name != "" {
+		n := DNSLabel(name, 15)
+		n = strings.ReplaceAll(n, "--", "-")
+		if hasLetter(n) && len(n) <= 15 && !strings.Contains(n, "--") {
+			return n
+		}
+	}
+	return proto + "-" + itoa(int(port))
+}
+
+func hasLetter(s string) bool {
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var buf [20]byte
+	i := len(buf)
+	for n > 0 {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(buf[i:])
+}

@@ -1,0 +1,119 @@
+package kubernetes
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/tychoctl/tycho/ast"
+)
+
+func (g *gen) waiterName() string { return DNSLabel(g.sys.Name+"-waiter", 63) }
+
+// waiterToken is the service-account token of the waiter, projected as
+// the automounted token would be, for the waiting init container alone.
+func waiterToken() corev1.Volume {
+	exp := int64(3607)
+	return corev1.Volume{Name: waiterTokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &exp}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace",
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
+		}}}}
+}
+
+// waiterRBAC lets the waiter read the system's Jobs, and nothing else.
+func (g *gen) waiterRBAC() {
+	n := g.waiterName()
+	ns := g.sys.Namespace
+	if ns == "" {
+		ns = "default"
+		g.diags.Warnf("waiter-namespace", g.sys.Pos, "", "service_completed_successfully needs the namespace for its RoleBinding: \"default\" is assumed").Note("compile with -n NAMESPACE")
+	}
+	f := false
+	g.add(&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: g.meta(n, ""), AutomountServiceAccountToken: &f})
+	g.add(&rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: g.meta(n, ""),
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}}}})
+	g.add(&rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: g.meta(n, ""),
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: n},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: n, Namespace: ns}}})
+}
+
+// networkPolicies carries out the network weaver's rules: one policy per
+// service that selects its pods, so that everything not allowed is denied.
+func (g *gen) networkPolicies() {
+	np := g.sys.Policy.Network
+	if np == nil {
+		return
+	}
+	for _, r := range np.Rules {
+		svc := g.sys.Service(r.Service)
+		if svc == nil {
+			continue
+		}
+		name := DNSLabel(g.svcName[r.Service]+"-"+DNSLabel(g.sys.Name, 63), 63)
+		pol := &networkingv1.NetworkPolicy{TypeMeta: tm("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: g.meta(name, r.Service),
+			Spec: networkingv1.NetworkPolicySpec{
+				PodSelector: metav1.LabelSelector{MatchLabels: g.selector(r.Service)},
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+				Ingress:     []networkingv1.NetworkPolicyIngressRule{},
+			}}
+		for _, f := range r.Ingress {
+			pol.Spec.Ingress = append(pol.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: g.peers(f.Peer), Ports: ports(f.Ports)})
+		}
+		if r.EgressRestricted {
+			pol.Spec.PolicyTypes = append(pol.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+			pol.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{}
+			for _, f := range r.Egress {
+				pol.Spec.Egress = append(pol.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: g.peers(f.Peer), Ports: ports(f.Ports)})
+			}
+		}
+		g.add(pol)
+	}
+}
+
+func (g *gen) peers(p ast.Peer) []networkingv1.NetworkPolicyPeer {
+	var out []networkingv1.NetworkPolicyPeer
+	switch {
+	case p.Anywhere:
+		return nil // no from/to: any peer
+	case p.ClusterDNS:
+		return []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+		}}
+	}
+	names := append([]string{}, p.Services...)
+	sort.Strings(names)
+	for _, s := range names {
+		if g.sys.Service(s) == nil {
+			continue
+		}
+		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: g.selector(s)}})
+	}
+	for _, c := range p.CIDRs {
+		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+	}
+	return out
+}
+
+func ports(prs []ast.PortRange) []networkingv1.NetworkPolicyPort {
+	var out []networkingv1.NetworkPolicyPort
+	for _, pr := range prs {
+		p := proto(pr.Protocol)
+		port := intstr.FromInt32(int32(pr.Port))
+		npp := networkingv1.NetworkPolicyPort{Protocol: &p, Port: &port}
+		if pr.EndPort > pr.Port {
+			e := int32(pr.EndPort)
+			npp.EndPort = &e
+		}
+		out = append(out, npp)
+	}
+	return out
+}

@@ -1,0 +1,536 @@
+package kubernetes
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tychoctl/tycho/ast"
+)
+
+func (g *gen) service(s *ast.Service) {
+	g.kubeServices(s)
+	name := g.svcName[s.Name]
+	pod := g.podSpec(s)
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: g.labels(s.Name)}, Spec: pod}
+	if ann := annotations(s); len(ann) > 0 {
+		tmpl.Annotations = ann
+	}
+	meta := g.meta(name, s.Name)
+	if ann := annotations(s); len(ann) > 0 {
+		if meta.Annotations == nil {
+			meta.Annotations = map[string]string{}
+		}
+		for k, v := range ann {
+			meta.Annotations[k] = v
+		}
+	}
+	sel := &metav1.LabelSelector{MatchLabels: g.selector(s.Name)}
+	switch s.Lifecycle {
+	case ast.Global:
+		g.add(&appsv1.DaemonSet{TypeMeta: tm("apps/v1", "DaemonSet"), ObjectMeta: meta,
+			Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl}})
+	case ast.RunToCompletion:
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		if s.RestartOnFailure {
+			tmpl.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		}
+		job := &batchv1.Job{TypeMeta: tm("batch/v1", "Job"), ObjectMeta: meta,
+			Spec: batchv1.JobSpec{Template: tmpl}}
+		backoff := int32(0)
+		if s.MaxAttempts != nil {
+			backoff = *s.MaxAttempts
+		} else if s.RestartOnFailure {
+			backoff = 6
+		}
+		job.Spec.BackoffLimit = &backoff
+		if s.Replicas != nil && *s.Replicas > 1 {
+			job.Spec.Parallelism = s.Replicas
+			job.Spec.Completions = s.Replicas
+		}
+		g.add(job)
+	default:
+		d := &appsv1.Deployment{TypeMeta: tm("apps/v1", "Deployment"), ObjectMeta: meta,
+			Spec: appsv1.DeploymentSpec{Selector: sel, Template: tmpl, Replicas: s.Replicas}}
+		if d.Spec.Replicas == nil {
+			one := int32(1)
+			d.Spec.Replicas = &one
+		}
+		if usesClaims(s, g.sys) {
+			// a ReadWriteOnce claim cannot be mounted by the old and the
+			// new pod at once
+			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		}
+		g.add(d)
+	}
+}
+
+func usesClaims(s *ast.Service, sys *ast.System) bool {
+	for _, m := range s.Mounts {
+		if m.Kind == ast.MountVolume {
+			return true
+		}
+	}
+	return false
+}
+
+func annotations(s *ast.Service) map[string]string {
+	if len(s.Annotations) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(s.Annotations))
+	for _, kv := range s.Annotations {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// escapeDollar keeps "$(VAR)" literal: Kubernetes expands $(VAR) in
+// command, args and env values, compose does not.
+func escapeDollar(s string) string {
+	if !strings.Contains(s, "$(") {
+		return s
+	}
+	return strings.ReplaceAll(s, "$(", "$$(")
+}
+
+func escapeAll(in []string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = escapeDollar(s)
+	}
+	return out
+}
+
+func (g *gen) podSpec(s *ast.Service) corev1.PodSpec {
+	c := s.Container
+	name := g.svcName[s.Name]
+	ctr := corev1.Container{
+		Name:       name,
+		Image:      c.Image,
+		Command:    escapeAll(c.Entrypoint),
+		Args:       escapeAll(c.Command),
+		WorkingDir: c.WorkingDir,
+		TTY:        c.TTY,
+		Stdin:      c.Stdin,
+	}
+	if c.Entrypoint != nil && len(c.Entrypoint) == 0 {
+		// entrypoint: [] clears the image's entrypoint; Kubernetes keeps
+		// the image's for an empty list, so say so.
+		g.diags.Warnf("empty-entrypoint", s.Pos, "services."+s.Name+".entrypoint", "an empty entrypoint cannot clear the image's entrypoint on Kubernetes")
+	}
+	switch c.PullPolicy {
+	case ast.PullAlways:
+		ctr.ImagePullPolicy = corev1.PullAlways
+	case ast.PullNever:
+		ctr.ImagePullPolicy = corev1.PullNever
+	case ast.PullIfNotPresent:
+		ctr.ImagePullPolicy = corev1.PullIfNotPresent
+	}
+	for _, e := range c.Env {
+		ctr.Env = append(ctr.Env, corev1.EnvVar{Name: e.Name, Value: escapeDollar(e.Value)})
+	}
+	seen := map[string]bool{}
+	for _, p := range s.Ports {
+		key := fmt.Sprintf("%d/%s", p.Target, p.Protocol)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: int32(p.Target), Protocol: proto(p.Protocol)})
+	}
+	ctr.Resources = resources(s.Resources)
+	spec := corev1.PodSpec{}
+	g.storage(s, &spec, &ctr)
+	g.envFiles(s, &ctr)
+	g.probes(s, &ctr)
+	ctr.SecurityContext = containerSecurity(c.Security)
+	spec.Containers = []corev1.Container{ctr}
+	spec.InitContainers = append(g.waits(s), spec.InitContainers...)
+	for _, ic := range spec.InitContainers {
+		if ic.Image == g.opts.KubectlImage && len(ic.VolumeMounts) > 0 && ic.VolumeMounts[0].Name == waiterTokenVolume {
+			spec.Volumes = append(spec.Volumes, waiterToken())
+			if s.ServiceAccount == "" {
+				spec.ServiceAccountName = g.waiterName()
+			}
+			break
+		}
+	}
+	if c.StopGracePeriod != nil {
+		secs := int64(c.StopGracePeriod.Seconds())
+		spec.TerminationGracePeriodSeconds = &secs
+	}
+	spec.Hostname = DNSLabelOrEmpty(c.Hostname)
+	sec := c.Security
+	spec.HostNetwork = sec.HostNetwork
+	spec.HostPID = sec.HostPID
+	spec.HostIPC = sec.HostIPC
+	if sec.Init {
+		// With a shared process namespace the pod's pause process is PID
+		// 1 and reaps zombies, which is what compose's init does.
+		t := true
+		spec.ShareProcessNamespace = &t
+	}
+	spec.AutomountServiceAccountToken = sec.AutomountToken
+	if s.ServiceAccount != "" {
+		spec.ServiceAccountName = s.ServiceAccount
+	}
+	if sec.AutomountToken == nil && spec.ServiceAccountName != "" && s.ServiceAccount == "" {
+		// the waiter's token is mounted into the waiting init container
+		// only
+		f := false
+		spec.AutomountServiceAccountToken = &f
+	}
+	podSec := &corev1.PodSecurityContext{}
+	if sec.SeccompRuntimeDefault {
+		podSec.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	if sec.RunAsNonRoot != nil {
+		podSec.RunAsNonRoot = sec.RunAsNonRoot
+	}
+	for _, kv := range s.Sysctls {
+		podSec.Sysctls = append(podSec.Sysctls, corev1.Sysctl{Name: kv.Key, Value: kv.Value})
+	}
+	if podSec.SeccompProfile != nil || podSec.RunAsNonRoot != nil || len(podSec.Sysctls) > 0 {
+		spec.SecurityContext = podSec
+	}
+	for _, h := range s.ExtraHosts {
+		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: h.IP, Hostnames: h.Hostnames})
+	}
+	if len(s.DNS.Nameservers)+len(s.DNS.Searches)+len(s.DNS.Options) > 0 {
+		dc := &corev1.PodDNSConfig{Nameservers: s.DNS.Nameservers, Searches: s.DNS.Searches}
+		for _, o := range s.DNS.Options {
+			opt := corev1.PodDNSConfigOption{Name: o.Key}
+			if o.Value != "" {
+				v := o.Value
+				opt.Value = &v
+			}
+			dc.Options = append(dc.Options, opt)
+		}
+		spec.DNSConfig = dc
+		if len(s.DNS.Nameservers) > 0 {
+			// only the given nameservers, as in compose; the system's
+			// own names then do not resolve
+			spec.DNSPolicy = corev1.DNSNone
+			g.diags.Warnf("dns-servers", s.DNS.Pos, "services."+s.Name+".dns", "dns servers replace the cluster DNS: other services are not found by name").Note("drop dns: to keep compose names working")
+		}
+	}
+	return spec
+}
+
+// DNSLabelOrEmpty normalises a hostname, keeping empty empty.
+func DNSLabelOrEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return DNSLabel(s, 63)
+}
+
+func resources(r ast.Resources) corev1.ResourceRequirements {
+	var out corev1.ResourceRequirements
+	set := func(l *corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
+		if *l == nil {
+			*l = corev1.ResourceList{}
+		}
+		(*l)[name] = q
+	}
+	if r.CPULimitMilli > 0 {
+		set(&out.Limits, corev1.ResourceCPU, *resource.NewMilliQuantity(r.CPULimitMilli, resource.DecimalSI))
+	}
+	if r.MemoryLimit > 0 {
+		set(&out.Limits, corev1.ResourceMemory, *resource.NewQuantity(r.MemoryLimit, resource.BinarySI))
+	}
+	if r.CPURequestMilli > 0 {
+		set(&out.Requests, corev1.ResourceCPU, *resource.NewMilliQuantity(r.CPURequestMilli, resource.DecimalSI))
+	}
+	if r.MemoryRequest > 0 {
+		set(&out.Requests, corev1.ResourceMemory, *resource.NewQuantity(r.MemoryRequest, resource.BinarySI))
+	}
+	if r.GPUs > 0 {
+		set(&out.Limits, "nvidia.com/gpu", *resource.NewQuantity(r.GPUs, resource.DecimalSI))
+	}
+	return out
+}
+
+func containerSecurity(sec ast.Security) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{RunAsUser: sec.RunAsUser, RunAsGroup: sec.RunAsGroup,
+		AllowPrivilegeEscalation: sec.AllowPrivilegeEscalation, RunAsNonRoot: nil}
+	if sec.Privileged {
+		t := true
+		sc.Privileged = &t
+	}
+	if sec.ReadOnlyRootFS {
+		t := true
+		sc.ReadOnlyRootFilesystem = &t
+	}
+	caps := &corev1.Capabilities{}
+	for _, c := range sec.CapAdd {
+		caps.Add = append(caps.Add, corev1.Capability(c))
+	}
+	if sec.DropAllCapabilities {
+		caps.Drop = []corev1.Capability{"ALL"}
+	} else {
+		for _, c := range sec.CapDrop {
+			caps.Drop = append(caps.Drop, corev1.Capability(c))
+		}
+	}
+	if len(caps.Add)+len(caps.Drop) > 0 {
+		sc.Capabilities = caps
+	}
+	if *sc == (corev1.SecurityContext{}) {
+		return nil
+	}
+	return sc
+}
+
+func (g *gen) envFiles(s *ast.Service, ctr *corev1.Container) {
+	for _, f := range s.EnvFiles {
+		n := DNSLabel(g.svcName[s.Name]+"-"+strings.TrimPrefix(f.Name, s.Name+"-"), 63)
+		if !g.claim("ConfigMap", n, fmt.Sprintf("env_file %s of service %q", f.Path, s.Name), f.Pos, "services."+s.Name+".env_file") {
+			continue
+		}
+		cm := &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: g.meta(n, s.Name), Data: map[string]string{}}
+		for _, v := range f.Vars {
+			cm.Data[v.Name] = v.Value
+		}
+		g.add(cm)
+		ctr.EnvFrom = append(ctr.EnvFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}}})
+	}
+}
+
+func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Container) {
+	addVol := func(v corev1.Volume) string {
+		for _, have := range spec.Volumes {
+			if have.Name == v.Name {
+				return v.Name
+			}
+		}
+		spec.Volumes = append(spec.Volumes, v)
+		return v.Name
+	}
+	for i, m := range s.Mounts {
+		vm := corev1.VolumeMount{MountPath: m.Target, ReadOnly: m.ReadOnly}
+		switch m.Kind {
+		case ast.MountVolume:
+			claim := g.volName[m.Source]
+			vol := g.sys.Volume(m.Source)
+			vm.Name = addVol(corev1.Volume{Name: DNSLabel("vol-"+claim, 63), VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}})
+			if vol != nil && vol.Populate {
+				g.populate(s, spec, vm)
+			}
+		case ast.MountBindFile, ast.MountBindDir:
+			n := DNSLabel(m.ContentName, 63)
+			if !g.claim("ConfigMap", n, fmt.Sprintf("bind mount %s of service %q", m.Source, s.Name), m.Pos, "services."+s.Name+".volumes") {
+				continue
+			}
+			files := make([]ast.File, len(m.Files))
+			var items []corev1.KeyToPath
+			for j, f := range m.Files {
+				key := dataKey(f.Name)
+				files[j] = ast.File{Name: key, Data: f.Data}
+				items = append(items, corev1.KeyToPath{Key: key, Path: f.Name})
+			}
+			g.add(configMap(g.meta(n, s.Name), files))
+			src := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}, Items: items}
+			vm.Name = addVol(corev1.Volume{Name: n, VolumeSource: corev1.VolumeSource{ConfigMap: src}})
+			if m.Kind == ast.MountBindFile {
+				vm.SubPath = m.Files[0].Name
+			}
+		case ast.MountHostPath:
+			vm.Name = addVol(corev1.Volume{Name: fmt.Sprintf("host-%d", i), VolumeSource: corev1.VolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: m.Source}}})
+		case ast.MountScratch:
+			vm.Name = addVol(corev1.Volume{Name: fmt.Sprintf("scratch-%d", i), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		case ast.MountMemory:
+			ed := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}
+			if m.SizeLimit > 0 {
+				ed.SizeLimit = resource.NewQuantity(m.SizeLimit, resource.BinarySI)
+			}
+			vm.Name = addVol(corev1.Volume{Name: fmt.Sprintf("tmpfs-%d", i), VolumeSource: corev1.VolumeSource{EmptyDir: ed}})
+		}
+		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
+	}
+	for _, r := range s.Secrets {
+		n := g.secretName[r.Name]
+		vn := DNSLabel("secret-"+n, 63)
+		src := &corev1.SecretVolumeSource{SecretName: n, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
+		if g.isExternalSecret(r.Name) {
+			src.Items = nil
+		}
+		addVol(corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{Secret: src}})
+		vm := corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true}
+		if src.Items != nil {
+			vm.SubPath = path.Base(r.Target)
+		} else {
+			vm.MountPath = path.Dir(r.Target) + "/" + path.Base(r.Target)
+		}
+		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
+	}
+	for _, r := range s.Configs {
+		n := g.configName[r.Name]
+		vn := DNSLabel("config-"+n, 63)
+		src := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
+		if g.isExternalConfig(r.Name) {
+			src.Items = nil
+		}
+		addVol(corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{ConfigMap: src}})
+		vm := corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true}
+		if src.Items != nil {
+			vm.SubPath = path.Base(r.Target)
+		}
+		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
+	}
+	if s.ShmSize > 0 {
+		n := addVol(corev1.Volume{Name: "dshm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			Medium: corev1.StorageMediumMemory, SizeLimit: resource.NewQuantity(s.ShmSize, resource.BinarySI)}}})
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: n, MountPath: "/dev/shm"})
+	}
+}
+
+func (g *gen) isExternalSecret(name string) bool {
+	for _, s := range g.sys.Secrets {
+		if s.Name == name {
+			return s.External
+		}
+	}
+	return false
+}
+
+func (g *gen) isExternalConfig(name string) bool {
+	for _, c := range g.sys.Configs {
+		if c.Name == name {
+			return c.External
+		}
+	}
+	return false
+}
+
+// populate copies the image's content at the mount path into the volume
+// the first time, as docker does for an empty named volume.
+func (g *gen) populate(s *ast.Service, spec *corev1.PodSpec, vm corev1.VolumeMount) {
+	target := "/tycho-populate"
+	script := fmt.Sprintf("if [ -z \"$(ls -A %[2]s)\" ]; then cp -a %[1]s/. %[2]s/; fi", shellQuote(vm.MountPath), target)
+	spec.InitContainers = append(spec.InitContainers, corev1.Container{
+		Name:         DNSLabel("populate-"+vm.Name, 63),
+		Image:        s.Container.Image,
+		Command:      []string{"/bin/sh", "-c", script},
+		VolumeMounts: []corev1.VolumeMount{{Name: vm.Name, MountPath: target}},
+	})
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func seconds(d interface{ Seconds() float64 }) int32 {
+	s := int32(d.Seconds())
+	return max(s, 1)
+}
+
+func (g *gen) probes(s *ast.Service, ctr *corev1.Container) {
+	h := s.Health
+	if h == nil {
+		return
+	}
+	probe := func() *corev1.Probe {
+		p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: escapeAll(h.Exec)}}}
+		// compose's defaults: interval 30s, timeout 30s, retries 3
+		p.PeriodSeconds, p.TimeoutSeconds, p.FailureThreshold = 30, 30, 3
+		if h.Interval > 0 {
+			p.PeriodSeconds = seconds(h.Interval)
+		}
+		if h.Timeout > 0 {
+			p.TimeoutSeconds = seconds(h.Timeout)
+		}
+		if h.Retries > 0 {
+			p.FailureThreshold = h.Retries
+		}
+		return p
+	}
+	ctr.ReadinessProbe = probe()
+	if h.StartPeriod > 0 || h.StartInterval > 0 {
+		sp := probe()
+		if h.StartInterval > 0 {
+			sp.PeriodSeconds = seconds(h.StartInterval)
+		} else {
+			sp.PeriodSeconds = min(sp.PeriodSeconds, 5)
+		}
+		// fail only after start_period has passed
+		sp.FailureThreshold = max(int32(h.StartPeriod.Seconds())/sp.PeriodSeconds, 1) + sp.FailureThreshold
+		ctr.StartupProbe = sp
+	}
+	if s.Liveness {
+		ctr.LivenessProbe = probe()
+	}
+}
+
+// waits makes the init containers that hold a service back until its
+// dependencies are ready (see docs/mapping.md, depends_on).
+func (g *gen) waits(s *ast.Service) []corev1.Container {
+	var out []corev1.Container
+	for _, d := range s.DependsOn {
+		dep := g.sys.Service(d.Service)
+		if dep == nil {
+			continue
+		}
+		depName := g.svcName[d.Service]
+		c := corev1.Container{Name: DNSLabel("wait-for-"+depName, 63), SecurityContext: helperSecurity()}
+		if d.Condition == ast.ServiceCompletedSuccessfully && dep.Lifecycle == ast.RunToCompletion {
+			g.waiterUsed = true
+			c.Image = g.opts.KubectlImage
+			c.Command = []string{"kubectl", "wait", "--for=condition=complete", "--timeout=-1s", "job/" + depName}
+			c.VolumeMounts = []corev1.VolumeMount{{Name: waiterTokenVolume, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}
+		} else {
+			c.Image = g.opts.WaitImage
+			c.Command = []string{"/bin/sh", "-c", WaitScript(depName, firstTCPPort(dep))}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// WaitScript is the shell loop of a dependency wait: until the dependency's
+// Service accepts a TCP connection on port (its ready pods are behind it),
+// or, without a TCP port, until its headless Service's name resolves (which
+// it does once a pod is ready).
+func WaitScript(service string, port uint16) string {
+	if port == 0 {
+		return fmt.Sprintf("until nslookup %[1]s >/dev/null 2>&1; do echo waiting for %[1]s; sleep 2; done", service)
+	}
+	return fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", service, port)
+}
+
+func firstTCPPort(s *ast.Service) uint16 {
+	for _, p := range s.Ports {
+		if p.Protocol == ast.TCP {
+			return p.Target
+		}
+	}
+	return 0
+}
+
+// helperSecurity runs Tycho's own helper containers with the least
+// privilege, so they pass the restricted Pod Security level.
+func helperSecurity() *corev1.SecurityContext {
+	f, t := false, true
+	uid := int64(65534)
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: &f,
+		RunAsNonRoot:             &t,
+		RunAsUser:                &uid,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+const waiterTokenVolume = "tycho-waiter-token"

@@ -1,0 +1,203 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tychoctl/tycho/ast"
+	"github.com/tychoctl/tycho/backends/kubernetes"
+	"github.com/tychoctl/tycho/compiler"
+	"github.com/tychoctl/tycho/diag"
+	"github.com/tychoctl/tycho/internal/atomicdir"
+)
+
+// compileFlags are the flags shared by every command that compiles.
+type compileFlags struct {
+	files        []string
+	projectName  string
+	profiles     []string
+	envFiles     []string
+	namespace    string
+	createNS     bool
+	registry     string
+	expose       string
+	bind         string
+	volumeSize   string
+	storageClass string
+	strict       bool
+	diagnostics  string
+	network      string
+	security     string
+	disable      []string
+	waitImage    string
+	kubectlImage string
+}
+
+func (f *compileFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&f.files, "file", "f", nil, "compose file (repeatable, merged in order; - reads stdin); default: COMPOSE_FILE or compose.yaml")
+	fs.StringVarP(&f.projectName, "project-name", "p", "", "project (system) name; default: name: in the file, COMPOSE_PROJECT_NAME, or the directory name")
+	fs.StringArrayVar(&f.profiles, "profile", nil, "enable a compose profile (repeatable)")
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "interpolation variables file instead of .env (repeatable)")
+	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the objects")
+	fs.BoolVar(&f.createNS, "create-namespace", false, "also emit the Namespace (needs -n)")
+	fs.StringVar(&f.registry, "registry", "", "registry prefix for images that compose would build")
+	fs.StringVar(&f.expose, "expose", "loadbalancer", "how published ports are reached: loadbalancer, nodeport or clusterip")
+	fs.StringVar(&f.bind, "bind", "copy", "bind mounts: copy (small files into ConfigMaps, else empty storage), hostpath, or volume")
+	fs.StringVar(&f.volumeSize, "volume-size", "1Gi", "default size of a volume")
+	fs.StringVar(&f.storageClass, "storage-class", "", "storage class of volumes (default: the cluster's)")
+	fs.BoolVar(&f.strict, "strict", false, "treat warnings as errors")
+	fs.StringVar(&f.diagnostics, "diagnostics", "text", "diagnostics format on stderr: text or json")
+	fs.StringVar(&f.network, "network-policy", "default", "network policy: default (compose networks), strict (declared ports only) or none")
+	fs.StringVar(&f.security, "security", "baseline", "pod security level: baseline, restricted or none")
+	fs.StringArrayVar(&f.disable, "disable-weaver", nil, "switch a policy weaver off by name (network, security)")
+	fs.StringVar(&f.waitImage, "wait-image", kubernetes.DefaultWaitImage, "image of the init containers that wait for dependencies")
+	fs.StringVar(&f.kubectlImage, "kubectl-image", kubernetes.DefaultKubectlImage, "image of the init containers that wait for a one-shot dependency")
+}
+
+func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compiler.Options, error) {
+	var o compiler.Options
+	expose := ast.ExposeMode(strings.ToLower(f.expose))
+	switch expose {
+	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
+	default:
+		return o, usageError("--expose must be loadbalancer, nodeport or clusterip, not %q", f.expose)
+	}
+	bind := compiler.BindMode(f.bind)
+	switch bind {
+	case compiler.BindCopy, compiler.BindHostPath, compiler.BindVolume:
+	default:
+		return o, usageError("--bind must be copy, hostpath or volume, not %q", f.bind)
+	}
+	switch f.network {
+	case "default", "strict", "none":
+	default:
+		return o, usageError("--network-policy must be default, strict or none, not %q", f.network)
+	}
+	switch f.security {
+	case "baseline", "restricted", "none":
+	default:
+		return o, usageError("--security must be baseline, restricted or none, not %q", f.security)
+	}
+	switch f.diagnostics {
+	case "text", "json":
+	default:
+		return o, usageError("--diagnostics must be text or json, not %q", f.diagnostics)
+	}
+	size, err := compiler.ParseSize(f.volumeSize)
+	if err != nil {
+		return o, usageError("--volume-size: %v", err)
+	}
+	if f.createNS && f.namespace == "" {
+		return o, usageError("--create-namespace needs -n/--namespace")
+	}
+	if err := compiler.ValidateGUID(guid); err != nil {
+		return o, usageError("--guid: %v", err)
+	}
+	o.Load = compiler.LoadOptions{Files: f.files, Stdin: streams.In, WorkDir: deps.WorkDir, Env: deps.Env,
+		EnvFiles: f.envFiles, ProjectName: f.projectName, Profiles: f.profiles}
+	o.Lower = compiler.LowerOptions{Registry: f.registry, Bind: bind, VolumeSize: size, StorageClass: f.storageClass, Expose: expose}
+	o.Policy.Network = f.network
+	o.Policy.Security = f.security
+	o.Policy.Disabled = f.disable
+	o.Backend = kubernetes.Options{WaitImage: f.waitImage, KubectlImage: f.kubectlImage}
+	o.Namespace = f.namespace
+	o.CreateNamespace = f.createNS
+	o.Strict = f.strict
+	o.GUID = guid
+	return o, nil
+}
+
+// printDiags writes diagnostics to stderr in the chosen format.
+func (f *compileFlags) printDiags(streams Streams, d diag.List) error {
+	if f.diagnostics == "json" {
+		return d.WriteJSON(streams.Err)
+	}
+	return d.WriteText(streams.Err)
+}
+
+type compileCmd struct {
+	flags  compileFlags
+	output string
+	outDir string
+	guid   string
+}
+
+// NewCompileCommand builds `tycho compile`.
+func NewCompileCommand(streams Streams, deps Deps) *cobra.Command {
+	c := &compileCmd{}
+	cmd := &cobra.Command{
+		Use:   "compile [-f FILE]...",
+		Short: "Compile a compose system into Kubernetes manifests",
+		Long: `Compile a compose system into Kubernetes manifests, printed on stdout
+(or written one file per object with --out-dir). Diagnostics go to stderr.
+Exit status: 0 (warnings allowed), 1 on errors (nothing is written), 2 on
+usage errors.`,
+		Example: `  tycho compile -f docker-compose.yaml | kubectl apply -f -
+  tycho compile -f compose.yaml -f compose.prod.yaml --profile web --out-dir out/
+  tycho compile -f - < compose.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.run(cmd.Context(), streams, deps)
+		},
+	}
+	c.flags.register(cmd.Flags())
+	cmd.Flags().StringVarP(&c.output, "output", "o", "yaml", "output format: yaml or json (a v1 List)")
+	cmd.Flags().StringVar(&c.outDir, "out-dir", "", "write one file per object (<kind>-<name>.yaml) into this directory, replacing it atomically")
+	cmd.Flags().StringVar(&c.guid, "guid", "", "label the objects with this system GUID (32 hex characters)")
+	return cmd
+}
+
+func (c *compileCmd) run(ctx context.Context, streams Streams, deps Deps) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	format := kubernetes.Format(c.output)
+	if format != kubernetes.YAML && format != kubernetes.JSON {
+		return usageError("-o must be yaml or json, not %q", c.output)
+	}
+	opts, err := c.flags.options(deps, streams, c.guid)
+	if err != nil {
+		return err
+	}
+	res, err := compiler.Compile(ctx, opts)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	if err := c.flags.printDiags(streams, res.Diags); err != nil {
+		return err
+	}
+	if res.Diags.HasErrors() {
+		return errReported
+	}
+	if c.outDir != "" {
+		files := make([]atomicdir.File, 0, len(res.Objects))
+		seen := map[string]bool{}
+		for _, o := range res.Objects {
+			b, err := kubernetes.Marshal(o, format)
+			if err != nil {
+				return &ExitError{Code: 1, Err: err}
+			}
+			name := fmt.Sprintf("%s-%s.%s", strings.ToLower(o.GetObjectKind().GroupVersionKind().Kind), o.GetName(), format)
+			if seen[name] {
+				return &ExitError{Code: 1, Err: fmt.Errorf("two objects would be written to %s", name)}
+			}
+			seen[name] = true
+			files = append(files, atomicdir.File{Name: name, Data: b})
+		}
+		if err := atomicdir.Write(c.outDir, files); err != nil {
+			return &ExitError{Code: 1, Err: err}
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := kubernetes.Print(&buf, res.Objects, format); err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	_, err = streams.Out.Write(buf.Bytes())
+	return err
+}

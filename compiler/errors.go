@@ -1,0 +1,96 @@
+package compiler
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tychoctl/tycho/ast"
+	"github.com/tychoctl/tycho/diag"
+	"github.com/tychoctl/tycho/internal/srcmap"
+)
+
+// compose-go's errors carry no positions. Each shape of message it produces
+// is matched here to the key path or line it is about; one golden case per
+// shape lives in testdata/compile (load-error-*). Unmatched messages keep
+// their text, positioned at the first file.
+var (
+	reYAMLLine    = regexp.MustCompile(`(?:yaml|line): (?:line )?(\d+)(?::(\d+))?: `)
+	reYAMLLine2   = regexp.MustCompile(`\byaml: line (\d+)`)
+	reInterpolate = regexp.MustCompile(`error while interpolating ([^\s:]+): (.*)$`)
+	reValidating  = regexp.MustCompile(`^validating (.+?): (.*)$`)
+	reKeyPath     = regexp.MustCompile(`\b((?:services|volumes|networks|secrets|configs|include|models)(?:\.[A-Za-z0-9_.\-\[\]]+)?)\b`)
+	reQuotedSvc   = regexp.MustCompile(`service "([^"]+)"`)
+	reAdditional  = regexp.MustCompile(`[Aa]dditional propert(?:y|ies) '?([A-Za-z0-9_\-]+)'? (?:is|are) not allowed`)
+	reRequiredVar = regexp.MustCompile(`required variable (\S+) is missing a value`)
+)
+
+// loadError turns a compose-go error into a diagnostic; names maps the
+// file names compose-go knows to those shown to the user.
+func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnostic {
+	msg := err.Error()
+	for abs, display := range names {
+		if abs != display && abs != "-" {
+			msg = strings.ReplaceAll(msg, abs, display)
+		}
+	}
+	d := diag.Diagnostic{Severity: diag.Error, Code: "compose-load", Msg: msg}
+	if len(m.Files) > 0 {
+		d.Pos = ast.Pos{File: m.Files[0].File}
+	}
+	// Which file: compose-go names the file it was reading.
+	file := ""
+	for _, f := range m.Files {
+		if strings.Contains(msg, f.File) {
+			file = f.File
+			d.Pos = ast.Pos{File: f.File}
+		}
+	}
+	switch {
+	case reInterpolate.MatchString(msg):
+		sm := reInterpolate.FindStringSubmatch(msg)
+		d.Code = "interpolation"
+		d.Path = sm[1]
+		d.Msg = sm[2]
+		d.Pos = m.Lookup(d.Path)
+		if rv := reRequiredVar.FindStringSubmatch(msg); rv != nil {
+			d.Code = "required-variable"
+			d.Notes = append(d.Notes, "set "+rv[1]+" in the environment, in .env or with --env-file")
+		}
+		return d
+	case reYAMLLine.MatchString(msg) || reYAMLLine2.MatchString(msg):
+		sm := reYAMLLine.FindStringSubmatch(msg)
+		if sm == nil {
+			sm = reYAMLLine2.FindStringSubmatch(msg)
+		}
+		d.Code = "yaml-syntax"
+		line, _ := strconv.Atoi(sm[1])
+		d.Pos.Line = line
+		if len(sm) > 2 && sm[2] != "" {
+			d.Pos.Col, _ = strconv.Atoi(sm[2])
+		}
+		if file != "" {
+			d.Msg = strings.TrimSpace(strings.ReplaceAll(msg, file, ""))
+			d.Msg = strings.TrimLeft(d.Msg, ": ")
+		}
+		return d
+	}
+	if sm := reValidating.FindStringSubmatch(msg); sm != nil {
+		d.Code = "compose-schema"
+		d.Msg = sm[2]
+		msg = sm[2]
+	}
+	if kp := reKeyPath.FindString(msg); kp != "" {
+		path := strings.TrimRight(kp, ".")
+		if add := reAdditional.FindStringSubmatch(msg); add != nil {
+			path += "." + add[1]
+		}
+		d.Path = path
+		d.Pos = m.Lookup(path)
+		return d
+	}
+	if sm := reQuotedSvc.FindStringSubmatch(msg); sm != nil {
+		d.Pos = m.Lookup("services." + sm[1])
+	}
+	return d
+}

@@ -1,0 +1,440 @@
+package compiler
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/tychoctl/tycho/ast"
+	"github.com/tychoctl/tycho/diag"
+	"github.com/tychoctl/tycho/internal/srcmap"
+)
+
+// BindMode says what a bind mount of a host path becomes.
+type BindMode string
+
+// Bind modes.
+const (
+	// BindCopy copies small existing files and directories into the system
+	// (ConfigMaps); other bind mounts become scratch storage.
+	BindCopy BindMode = "copy"
+	// BindHostPath keeps bind mounts as paths on the node.
+	BindHostPath BindMode = "hostpath"
+	// BindVolume turns every bind mount into a volume of the system (the
+	// API's default: a submitted system has no files on the server).
+	BindVolume BindMode = "volume"
+)
+
+// LowerOptions are the compile flags that shape the AST.
+type LowerOptions struct {
+	// Registry prefixes the names of images that compose would build.
+	Registry string
+	Bind     BindMode
+	// VolumeSize is the default size of a volume in bytes.
+	VolumeSize   int64
+	StorageClass string
+	// Expose is the default way published ports are reached.
+	Expose ast.ExposeMode
+}
+
+// maxCopyBytes bounds what a bind mount may hold to be copied into the
+// system: a ConfigMap holds at most 1 MiB.
+const maxCopyBytes = 1 << 20
+
+// DefaultVolumeSize is the size of a volume when nothing says otherwise.
+const DefaultVolumeSize = 1 << 30
+
+type lowerer struct {
+	l     *Loaded
+	opts  LowerOptions
+	m     *srcmap.Map
+	diags diag.List
+	sys   *ast.System
+	// content names already used for bind-mounted files, for uniqueness
+	contentNames map[string]bool
+	pendingLinks []pendingLink
+}
+
+// Lower turns a loaded compose project into an ast.System.
+func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
+	if opts.VolumeSize == 0 {
+		opts.VolumeSize = DefaultVolumeSize
+	}
+	if opts.Bind == "" {
+		opts.Bind = BindCopy
+	}
+	lw := &lowerer{l: l, opts: opts, m: l.Map, contentNames: map[string]bool{}}
+	p := l.Project
+	lw.sys = &ast.System{Name: p.Name, Pos: lw.m.Lookup("name")}
+	lw.topLevel()
+	for _, name := range sortedKeys(p.Volumes) {
+		lw.sys.Volumes = append(lw.sys.Volumes, lw.volume(name, p.Volumes[name]))
+	}
+	for _, name := range sortedKeys(p.Networks) {
+		n := p.Networks[name]
+		path := "networks." + name
+		lw.sys.Networks = append(lw.sys.Networks, &ast.Network{Name: name, Pos: lw.m.Lookup(path), Internal: n.Internal, External: bool(n.External)})
+		lw.unsupportedFields(path, n, networkKeys)
+	}
+	for _, name := range sortedKeys(p.Secrets) {
+		lw.sys.Secrets = append(lw.sys.Secrets, lw.secret(name, types.FileObjectConfig(p.Secrets[name])))
+	}
+	for _, name := range sortedKeys(p.Configs) {
+		lw.sys.Configs = append(lw.sys.Configs, lw.config(name, types.FileObjectConfig(p.Configs[name])))
+	}
+	for _, name := range sortedKeys(p.Services) {
+		if s := lw.service(p.Services[name]); s != nil {
+			lw.sys.Services = append(lw.sys.Services, s)
+		}
+	}
+	for _, pl := range lw.pendingLinks {
+		if t := lw.sys.Service(pl.target); t != nil && pl.alias.Name != t.Name {
+			t.Aliases = append(t.Aliases, pl.alias)
+		}
+	}
+	if len(p.Services) == 0 {
+		d := lw.diags.Warnf("no-services", lw.m.Lookup("services"), "services", "the system has no services")
+		if len(p.DisabledServices) > 0 {
+			d.Note("all services are in profiles that are not enabled: use --profile")
+		}
+	}
+	if len(p.Models) > 0 {
+		lw.diags.Warnf("unsupported-key", lw.m.Lookup("models"), "models", "models are not supported and are ignored")
+	}
+	if len(p.Jobs) > 0 {
+		lw.diags.Warnf("unsupported-key", lw.m.Lookup("jobs"), "jobs", "jobs are not supported and are ignored")
+	}
+	lw.shared()
+	return lw.sys, lw.diags
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (lw *lowerer) pos(path string) ast.Pos { return lw.m.Lookup(path) }
+
+// systemExt is the top-level x-tycho extension.
+type systemExt struct {
+	Expose      string            `json:"expose"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// serviceExt is a service's x-tycho extension.
+type serviceExt struct {
+	Expose         string       `json:"expose"`
+	Clients        []string     `json:"clients"`
+	Egress         []egressRule `json:"egress"`
+	Liveness       bool         `json:"liveness"`
+	ServiceAccount string       `json:"serviceAccount"`
+}
+
+type egressRule struct {
+	CIDR  string   `json:"cidr"`
+	Ports []string `json:"ports"`
+}
+
+// volumeExt is a volume's x-tycho extension.
+type volumeExt struct {
+	Size         string `json:"size"`
+	StorageClass string `json:"storageClass"`
+	AccessMode   string `json:"accessMode"`
+	Populate     bool   `json:"populate"`
+}
+
+// decodeExt reads the x-tycho extension of exts into v, reporting unknown
+// fields and wrong types at path.
+func (lw *lowerer) decodeExt(exts types.Extensions, path string, v any) bool {
+	raw, ok := exts["x-tycho"]
+	if !ok || raw == nil {
+		return false
+	}
+	path += ".x-tycho"
+	b, err := json.Marshal(raw)
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(v)
+	}
+	if err != nil {
+		lw.diags.Errorf("x-tycho", lw.pos(path), path, "invalid x-tycho: %v", err).Note("see docs/mapping.md for the x-tycho fields")
+		return false
+	}
+	return true
+}
+
+func (lw *lowerer) exposeMode(s, path string) ast.ExposeMode {
+	switch m := ast.ExposeMode(strings.ToLower(s)); m {
+	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
+		return m
+	case "":
+		return ast.ExposeDefault
+	}
+	lw.diags.Errorf("x-tycho", lw.pos(path), path, "expose must be loadbalancer, nodeport or clusterip, not %q", s)
+	return ast.ExposeDefault
+}
+
+func (lw *lowerer) topLevel() {
+	var ext systemExt
+	if lw.decodeExt(lw.l.Project.Extensions, "", &ext) {
+		if ext.Expose != "" {
+			lw.opts.Expose = lw.exposeMode(ext.Expose, "x-tycho.expose")
+		}
+		lw.sys.Labels = kvs(ext.Labels, lw.m, "x-tycho.labels")
+		lw.sys.Annotations = kvs(ext.Annotations, lw.m, "x-tycho.annotations")
+	}
+}
+
+func kvs(m map[string]string, sm *srcmap.Map, path string) []ast.KV {
+	out := make([]ast.KV, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, ast.KV{Key: k, Value: m[k], Pos: sm.Lookup(path + "." + k)})
+	}
+	return out
+}
+
+func (lw *lowerer) volume(name string, v types.VolumeConfig) *ast.Volume {
+	path := "volumes." + name
+	vol := &ast.Volume{Name: name, Pos: lw.pos(path), External: bool(v.External), Size: lw.opts.VolumeSize, StorageClass: lw.opts.StorageClass}
+	if vol.External {
+		vol.ExternalName = v.Name
+		if vol.ExternalName == "" {
+			vol.ExternalName = name
+		}
+	}
+	var ext volumeExt
+	if lw.decodeExt(v.Extensions, path, &ext) {
+		if ext.Size != "" {
+			n, err := parseBytes(ext.Size)
+			if err != nil || n <= 0 {
+				lw.diags.Errorf("x-tycho", lw.pos(path+".x-tycho.size"), path+".x-tycho.size", "invalid size %q: use a number of bytes with a unit, e.g. 10Gi or 500M", ext.Size)
+			} else {
+				vol.Size = n
+			}
+		}
+		if ext.StorageClass != "" {
+			vol.StorageClass = ext.StorageClass
+		}
+		switch strings.ToLower(ext.AccessMode) {
+		case "", "readwriteonce", "rwo":
+		case "readwritemany", "rwx":
+			vol.ReadWriteMany = true
+		default:
+			lw.diags.Errorf("x-tycho", lw.pos(path+".x-tycho.accessMode"), path+".x-tycho.accessMode", "accessMode must be ReadWriteOnce or ReadWriteMany, not %q", ext.AccessMode)
+		}
+		vol.Populate = ext.Populate
+	}
+	if v.Driver != "" && v.Driver != "local" {
+		lw.diags.Warnf("unsupported-key", lw.pos(path+".driver"), path+".driver", "volume driver %q is ignored: the volume becomes a PersistentVolumeClaim of the cluster's storage", v.Driver).Note("choose the storage with x-tycho.storageClass")
+	} else if len(v.DriverOpts) > 0 {
+		lw.diags.Warnf("unsupported-key", lw.pos(path+".driver_opts"), path+".driver_opts", "driver_opts are ignored: the volume becomes a PersistentVolumeClaim").Note("choose the storage with x-tycho.storageClass and x-tycho.size")
+	}
+	if len(v.Labels) > 0 {
+		lw.diags.Infof("volume-labels", lw.pos(path+".labels"), path+".labels", "volume labels become annotations of the claim")
+	}
+	return vol
+}
+
+func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data []byte, external bool, externalName string) {
+	path := kind + "." + name
+	switch {
+	case bool(o.External):
+		externalName = o.Name
+		if externalName == "" {
+			externalName = name
+		}
+		lw.diags.Infof("external-"+strings.TrimSuffix(kind, "s"), lw.pos(path), path, "%s %q is external: it must exist in the namespace before the system starts", strings.TrimSuffix(kind, "s"), externalName)
+		return nil, true, externalName
+	case o.Environment != "":
+		v, ok := lw.l.Env[o.Environment]
+		if !ok {
+			lw.diags.Errorf("undefined-variable", lw.pos(path+".environment"), path+".environment", "environment variable %s is not set", o.Environment)
+		}
+		return []byte(v), false, ""
+	case o.Content != "":
+		return []byte(o.Content), false, ""
+	case o.File != "":
+		b, err := os.ReadFile(o.File)
+		if err != nil {
+			// Secrets are often kept out of the repository: expect the
+			// object to exist in the cluster instead.
+			externalName = name
+			if o.Name != "" {
+				externalName = o.Name
+			}
+			lw.diags.Warnf("missing-file", lw.pos(path+".file"), path+".file", "cannot read %s (%v): the %s must exist in the namespace as %q before the system starts", displayPath(o.File, lw.l.WorkDir), errorText(err), strings.TrimSuffix(kind, "s"), externalName)
+			return nil, true, externalName
+		}
+		return b, false, ""
+	}
+	lw.diags.Errorf("empty-"+strings.TrimSuffix(kind, "s"), lw.pos(path), path, "%s %q has no file, content, environment or external", strings.TrimSuffix(kind, "s"), name)
+	return nil, false, ""
+}
+
+func errorText(err error) string {
+	var pe *fs.PathError
+	if ok := asPathError(err, &pe); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func asPathError(err error, target **fs.PathError) bool {
+	pe, ok := err.(*fs.PathError)
+	if ok {
+		*target = pe
+	}
+	return ok
+}
+
+func (lw *lowerer) secret(name string, o types.FileObjectConfig) *ast.Secret {
+	data, ext, extName := lw.fileObject("secrets", name, o)
+	if o.Driver != "" || o.TemplateDriver != "" {
+		lw.diags.Warnf("unsupported-key", lw.pos("secrets."+name), "secrets."+name, "secret drivers are ignored")
+	}
+	return &ast.Secret{Name: name, Pos: lw.pos("secrets." + name), Data: data, External: ext, ExternalName: extName}
+}
+
+func (lw *lowerer) config(name string, o types.FileObjectConfig) *ast.Config {
+	data, ext, extName := lw.fileObject("configs", name, o)
+	if o.Driver != "" || o.TemplateDriver != "" {
+		lw.diags.Warnf("unsupported-key", lw.pos("configs."+name), "configs."+name, "config drivers are ignored")
+	}
+	return &ast.Config{Name: name, Pos: lw.pos("configs." + name), Data: data, External: ext, ExternalName: extName}
+}
+
+// shared marks volumes that several services mount.
+func (lw *lowerer) shared() {
+	users := map[string][]string{}
+	for _, s := range lw.sys.Services {
+		seen := map[string]bool{}
+		for _, m := range s.Mounts {
+			if m.Kind == ast.MountVolume && !seen[m.Source] {
+				seen[m.Source] = true
+				users[m.Source] = append(users[m.Source], s.Name)
+			}
+		}
+	}
+	for _, v := range lw.sys.Volumes {
+		if len(users[v.Name]) > 1 && !v.External {
+			v.Shared = true
+			if !v.ReadWriteMany {
+				lw.diags.Warnf("shared-volume", v.Pos, "volumes."+v.Name, "volume %q is mounted by %s: a ReadWriteOnce claim lets only pods on one node use it", v.Name, strings.Join(users[v.Name], ", ")).
+					Note("set x-tycho: {accessMode: ReadWriteMany} on the volume if your storage class supports it")
+			}
+		}
+	}
+}
+
+func parseBytes(s string) (int64, error) {
+	var u types.UnitBytes
+	if err := u.DecodeMapstructure(s); err != nil {
+		// Kubernetes-style suffixes (Gi, Mi) are accepted too.
+		for suffix, mult := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40} {
+			if strings.HasSuffix(s, suffix) {
+				n, err := strconv.ParseInt(strings.TrimSuffix(s, suffix), 10, 64)
+				return n * mult, err
+			}
+		}
+		return 0, err
+	}
+	return int64(u), nil
+}
+
+func durPtr(d *types.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return time.Duration(*d)
+}
+
+// readEnvFile reads an env_file with compose's dotenv syntax, resolving
+// ${VAR} from the interpolation environment.
+func readEnvFile(path string, env map[string]string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return dotenv.ParseWithLookup(bytes.NewReader(b), func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	})
+}
+
+// bindContent reads a bind-mounted file or directory to copy it into the
+// system. It returns ok=false with a reason when it cannot.
+func bindContent(src string) (kind ast.MountKind, files []ast.File, reason string) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return 0, nil, "the host path does not exist"
+	}
+	switch {
+	case st.Mode()&fs.ModeSocket != 0:
+		return 0, nil, "it is a socket of the host"
+	case st.Mode().IsRegular():
+		if st.Size() > maxCopyBytes {
+			return 0, nil, fmt.Sprintf("the file is larger than %d KiB", maxCopyBytes>>10)
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return 0, nil, "it cannot be read: " + errorText(err)
+		}
+		return ast.MountBindFile, []ast.File{{Name: filepath.Base(src), Data: b}}, ""
+	case st.IsDir():
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			return 0, nil, "it cannot be read: " + errorText(err)
+		}
+		total := int64(0)
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				return 0, nil, fmt.Sprintf("it holds %s, which is not a regular file", e.Name())
+			}
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				return 0, nil, "it cannot be read: " + errorText(err)
+			}
+			total += int64(len(b))
+			if total > maxCopyBytes {
+				return 0, nil, fmt.Sprintf("its files are larger than %d KiB", maxCopyBytes>>10)
+			}
+			files = append(files, ast.File{Name: e.Name(), Data: b})
+		}
+		return ast.MountBindDir, files, ""
+	}
+	return 0, nil, "it is neither a file nor a directory"
+}
+
+func (lw *lowerer) contentName(service string, i int) string {
+	n := fmt.Sprintf("%s-bind-%d", service, i)
+	for lw.contentNames[n] {
+		n += "x"
+	}
+	lw.contentNames[n] = true
+	return n
+}
+
+// ParseSize reads a size such as 1Gi, 500M or 1073741824 into bytes.
+func ParseSize(s string) (int64, error) {
+	n, err := parseBytes(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid size %q: use a number with a unit, e.g. 10Gi or 500M", s)
+	}
+	return n, nil
+}

@@ -1,0 +1,409 @@
+package compiler
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/tychoctl/tycho/ast"
+)
+
+type pendingLink struct {
+	target string
+	alias  ast.Alias
+	from   string
+}
+
+func relPath(base, target string) (string, error) {
+	rel, err := filepath.Rel(base, target)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(rel, ".") {
+		rel = "./" + rel
+	}
+	return rel, nil
+}
+
+func (lw *lowerer) mounts(svc *ast.Service, s types.ServiceConfig, p string) {
+	for i, v := range s.Volumes {
+		vp := fmt.Sprintf("%s.volumes.%d", p, i)
+		pos := lw.pos(vp)
+		m := ast.Mount{Target: v.Target, ReadOnly: v.ReadOnly, Source: v.Source, Pos: pos}
+		if !path.IsAbs(v.Target) {
+			lw.diags.Warnf("mount-target", pos, vp, "mount target %q is not an absolute path: the mount is dropped", v.Target).Note("docker refuses it too; write an absolute container path")
+			continue
+		}
+		switch v.Type {
+		case types.VolumeTypeVolume:
+			if v.Source == "" {
+				m.Kind = ast.MountScratch
+				break
+			}
+			m.Kind = ast.MountVolume
+			if v.Volume != nil && v.Volume.Subpath != "" {
+				lw.diags.Warnf("unsupported-key", pos, vp, "volume subpath is not supported: the whole volume is mounted")
+			}
+			if v.Volume != nil && v.Volume.NoCopy {
+				lw.diags.Infof("volume-nocopy", pos, vp, "nocopy is what Kubernetes always does: the image's content is not copied into the volume")
+			}
+		case types.VolumeTypeBind:
+			lw.bind(svc, &m, v, vp, i)
+			if m.Kind < 0 {
+				continue
+			}
+		case types.VolumeTypeTmpfs:
+			m.Kind = ast.MountMemory
+			if v.Tmpfs != nil {
+				m.SizeLimit = int64(v.Tmpfs.Size)
+			}
+		default:
+			lw.diags.Warnf("unsupported-key", pos, vp, "volume type %q is not supported and is ignored", v.Type)
+			continue
+		}
+		svc.Mounts = append(svc.Mounts, m)
+	}
+	for i, t := range s.Tmpfs {
+		tp := fmt.Sprintf("%s.tmpfs.%d", p, i)
+		if !lw.m.Has(tp) {
+			tp = p + ".tmpfs"
+		}
+		target, opts, _ := strings.Cut(t, ":")
+		m := ast.Mount{Kind: ast.MountMemory, Target: target, Pos: lw.pos(tp)}
+		for _, o := range strings.Split(opts, ",") {
+			if size, ok := strings.CutPrefix(o, "size="); ok {
+				n, err := parseBytes(size)
+				if err != nil {
+					lw.diags.Errorf("tmpfs-size", m.Pos, tp, "invalid tmpfs size %q", size)
+				}
+				m.SizeLimit = n
+			}
+		}
+		svc.Mounts = append(svc.Mounts, m)
+	}
+}
+
+func (lw *lowerer) bind(svc *ast.Service, m *ast.Mount, v types.ServiceVolumeConfig, vp string, i int) {
+	if v.Bind != nil && (v.Bind.SELinux != "" || v.Bind.Propagation != "") {
+		lw.diags.Infof("bind-options", m.Pos, vp, "SELinux relabelling and mount propagation options are ignored")
+	}
+	switch lw.opts.Bind {
+	case BindHostPath:
+		m.Kind = ast.MountHostPath
+		lw.diags.Warnf("host-path", m.Pos, vp, "bind mount of %s stays a path on the node (--bind hostpath): it needs the privileged security level and the path on every node", v.Source)
+		return
+	case BindVolume:
+		m.Kind = ast.MountVolume
+		name := lw.bindVolumeName(svc.Name, i)
+		lw.sys.Volumes = append(lw.sys.Volumes, &ast.Volume{Name: name, Pos: m.Pos, Size: lw.opts.VolumeSize, StorageClass: lw.opts.StorageClass})
+		m.Source = name
+		lw.diags.Infof("bind-volume", m.Pos, vp, "bind mount of %s becomes the volume %q of the system", v.Source, name)
+		return
+	}
+	kind, files, reason := bindContent(v.Source)
+	if reason != "" {
+		m.Kind = ast.MountScratch
+		lw.diags.Warnf("bind-mount", m.Pos, vp, "bind mount of %s becomes empty scratch storage: %s", displayPath(v.Source, lw.l.WorkDir), reason).
+			Note("use a named volume, a config or a secret; or --bind hostpath to keep the node's path")
+		return
+	}
+	m.Kind = kind
+	m.Files = files
+	m.ContentName = lw.contentName(svc.Name, i)
+	m.ReadOnly = true
+	if !v.ReadOnly {
+		lw.diags.Infof("bind-copy", m.Pos, vp, "bind mount of %s is copied into the system and mounted read-only: changes in the container are not written back", displayPath(v.Source, lw.l.WorkDir))
+	}
+}
+
+func (lw *lowerer) bindVolumeName(service string, i int) string {
+	n := fmt.Sprintf("%s-bind-%d", service, i)
+	for lw.sys.Volume(n) != nil {
+		n += "x"
+	}
+	return n
+}
+
+func displayPath(p, workDir string) string {
+	if rel, err := relPath(workDir, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
+}
+
+func (lw *lowerer) fileRefs(_ types.FileReferenceConfig, refs []types.FileReferenceConfig, p, dir string) []ast.FileRef {
+	var out []ast.FileRef
+	for i, r := range refs {
+		rp := fmt.Sprintf("%s.%d", p, i)
+		ref := ast.FileRef{Name: r.Source, Target: r.Target, Pos: lw.pos(rp)}
+		switch {
+		case ref.Target == "":
+			ref.Target = dir + r.Source
+		case !path.IsAbs(ref.Target):
+			ref.Target = dir + ref.Target
+		}
+		if r.Mode != nil {
+			mode := int32(*r.Mode)
+			ref.Mode = &mode
+		}
+		if r.UID != "" || r.GID != "" {
+			lw.diags.Infof("file-owner", ref.Pos, rp, "uid and gid of mounted files are not supported: files belong to root and the pod's fsGroup")
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+func (lw *lowerer) health(svc *ast.Service, s types.ServiceConfig, p string) {
+	hc := s.HealthCheck
+	if hc == nil {
+		return
+	}
+	hp := p + ".healthcheck"
+	if hc.Disable {
+		return
+	}
+	h := &ast.Health{Pos: lw.pos(hp), Interval: durPtr(hc.Interval), Timeout: durPtr(hc.Timeout), StartPeriod: durPtr(hc.StartPeriod), StartInterval: durPtr(hc.StartInterval)}
+	if hc.Retries != nil {
+		h.Retries = int32(min(*hc.Retries, 1<<30))
+	}
+	switch {
+	case len(hc.Test) == 0:
+		lw.diags.Warnf("healthcheck-no-test", h.Pos, hp, "healthcheck has no test: the image's own healthcheck is unknown to Kubernetes, so the service gets no readiness probe").
+			Note("give the test here, e.g. test: [\"CMD\", \"curl\", \"-f\", \"http://localhost/\"]")
+		return
+	case hc.Test[0] == "NONE":
+		return
+	case hc.Test[0] == "CMD":
+		h.Exec = append([]string{}, hc.Test[1:]...)
+	case hc.Test[0] == "CMD-SHELL":
+		h.Exec = []string{"/bin/sh", "-c", strings.Join(hc.Test[1:], " ")}
+	default:
+		lw.diags.Errorf("healthcheck-test", lw.pos(hp+".test"), hp+".test", "healthcheck test must start with CMD, CMD-SHELL or NONE, not %q", hc.Test[0])
+		return
+	}
+	if len(h.Exec) == 0 {
+		lw.diags.Errorf("healthcheck-test", lw.pos(hp+".test"), hp+".test", "healthcheck test has no command")
+		return
+	}
+	svc.Health = h
+}
+
+func (lw *lowerer) dependsOn(svc *ast.Service, s types.ServiceConfig, p string) {
+	for _, name := range sortedKeys(s.DependsOn) {
+		d := s.DependsOn[name]
+		dp := p + ".depends_on." + name
+		cond := ast.Condition(d.Condition)
+		switch cond {
+		case "":
+			cond = ast.ServiceStarted
+		case ast.ServiceStarted, ast.ServiceHealthy, ast.ServiceCompletedSuccessfully:
+		default:
+			lw.diags.Errorf("depends-on", lw.pos(dp), dp, "unknown depends_on condition %q", d.Condition)
+			continue
+		}
+		if d.Restart {
+			lw.diags.Infof("depends-on-restart", lw.pos(dp), dp, "restart: true is not supported: a restarted dependency does not restart %s", s.Name)
+		}
+		svc.DependsOn = append(svc.DependsOn, ast.Dependency{Service: name, Condition: cond, Required: d.Required, Pos: lw.pos(dp)})
+	}
+}
+
+func (lw *lowerer) resources(svc *ast.Service, s types.ServiceConfig, p string) {
+	r := &svc.Resources
+	r.Pos = lw.pos(p + ".deploy.resources")
+	if s.CPUS > 0 {
+		r.CPULimitMilli = milli(s.CPUS)
+		r.Pos = lw.pos(p + ".cpus")
+	}
+	if s.MemLimit > 0 {
+		r.MemoryLimit = int64(s.MemLimit)
+	}
+	if s.MemReservation > 0 {
+		r.MemoryRequest = int64(s.MemReservation)
+	}
+	if s.PidsLimit > 0 {
+		r.Pids = s.PidsLimit
+	}
+	if s.Deploy != nil {
+		if l := s.Deploy.Resources.Limits; l != nil {
+			if l.NanoCPUs > 0 {
+				r.CPULimitMilli = milli(float32(l.NanoCPUs))
+			}
+			if l.MemoryBytes > 0 {
+				r.MemoryLimit = int64(l.MemoryBytes)
+			}
+			if l.Pids > 0 {
+				r.Pids = l.Pids
+			}
+			lw.gpus(r, l.Devices, p+".deploy.resources.limits.devices")
+		}
+		if q := s.Deploy.Resources.Reservations; q != nil {
+			if q.NanoCPUs > 0 {
+				r.CPURequestMilli = milli(float32(q.NanoCPUs))
+			}
+			if q.MemoryBytes > 0 {
+				r.MemoryRequest = int64(q.MemoryBytes)
+			}
+			lw.gpus(r, q.Devices, p+".deploy.resources.reservations.devices")
+			if len(q.GenericResources) > 0 {
+				lw.diags.Warnf("unsupported-key", lw.pos(p+".deploy.resources.reservations.generic_resources"), p+".deploy.resources.reservations.generic_resources", "generic_resources are not supported and are ignored")
+			}
+		}
+	}
+	lw.gpus(r, s.Gpus, p+".gpus")
+	if r.Pids > 0 {
+		lw.diags.Infof("pids-limit", lw.pos(p+".pids_limit"), p+".pids_limit", "a per-container pids limit is not supported by Kubernetes: the node's podPidsLimit applies")
+		r.Pids = 0
+	}
+	if r.CPURequestMilli > 0 && r.CPULimitMilli > 0 && r.CPURequestMilli > r.CPULimitMilli {
+		lw.diags.Errorf("resources", r.Pos, p+".deploy.resources", "cpu reservation %dm is more than the limit %dm", r.CPURequestMilli, r.CPULimitMilli)
+	}
+	if r.MemoryRequest > 0 && r.MemoryLimit > 0 && r.MemoryRequest > r.MemoryLimit {
+		lw.diags.Errorf("resources", r.Pos, p+".deploy.resources", "memory reservation is more than the limit")
+	}
+}
+
+func milli(cpus float32) int64 {
+	m := int64(float64(cpus)*1000 + 0.5)
+	return max(m, 1)
+}
+
+func (lw *lowerer) gpus(r *ast.Resources, devs []types.DeviceRequest, p string) {
+	for i, d := range devs {
+		dp := fmt.Sprintf("%s.%d", p, i)
+		isGPU := d.Driver == "nvidia"
+		for _, c := range d.Capabilities {
+			if c == "gpu" {
+				isGPU = true
+			}
+		}
+		if !isGPU {
+			lw.diags.Warnf("unsupported-key", lw.pos(dp), dp, "device reservations other than GPUs are not supported and are ignored")
+			continue
+		}
+		n := int64(d.Count)
+		switch {
+		case len(d.IDs) > 0:
+			n = int64(len(d.IDs))
+			lw.diags.Infof("gpu-ids", lw.pos(dp), dp, "device_ids cannot choose GPUs in Kubernetes: %d GPUs are requested", n)
+		case n == -1:
+			n = 1
+			lw.diags.Warnf("gpu-all", lw.pos(dp), dp, "count: all has no Kubernetes equivalent: one GPU is requested").Note("give the number of GPUs with count:")
+		case n == 0:
+			n = 1
+		}
+		r.GPUs = max(r.GPUs, n)
+	}
+}
+
+func (lw *lowerer) misc(svc *ast.Service, s types.ServiceConfig, p string) {
+	for _, k := range sortedKeys(s.Labels) {
+		svc.Annotations = append(svc.Annotations, ast.KV{Key: k, Value: s.Labels[k], Pos: lw.pos(p + ".labels." + k)})
+	}
+	for _, k := range sortedKeys(s.Annotations) {
+		svc.Annotations = append(svc.Annotations, ast.KV{Key: k, Value: s.Annotations[k], Pos: lw.pos(p + ".annotations." + k)})
+	}
+	if s.Deploy != nil {
+		for _, k := range sortedKeys(s.Deploy.Labels) {
+			svc.Annotations = append(svc.Annotations, ast.KV{Key: k, Value: s.Deploy.Labels[k], Pos: lw.pos(p + ".deploy.labels." + k)})
+		}
+	}
+	byIP := map[string][]string{}
+	for _, host := range sortedKeys(s.ExtraHosts) {
+		for _, ip := range s.ExtraHosts[host] {
+			if ip == "host-gateway" {
+				lw.diags.Warnf("host-gateway", lw.pos(p+".extra_hosts"), p+".extra_hosts", "host-gateway has no Kubernetes equivalent: %s is not added", host)
+				continue
+			}
+			byIP[ip] = append(byIP[ip], host)
+		}
+	}
+	for _, ip := range sortedKeys(byIP) {
+		svc.ExtraHosts = append(svc.ExtraHosts, ast.HostAlias{IP: ip, Hostnames: byIP[ip], Pos: lw.pos(p + ".extra_hosts")})
+	}
+	svc.DNS = ast.DNS{Nameservers: s.DNS, Searches: s.DNSSearch, Pos: lw.pos(p + ".dns")}
+	for _, o := range s.DNSOpts {
+		k, v, _ := strings.Cut(o, ":")
+		svc.DNS.Options = append(svc.DNS.Options, ast.KV{Key: k, Value: v})
+	}
+	for _, k := range sortedKeys(s.Sysctls) {
+		svc.Sysctls = append(svc.Sysctls, ast.KV{Key: k, Value: s.Sysctls[k], Pos: lw.pos(p + ".sysctls." + k)})
+	}
+	if s.ShmSize > 0 {
+		svc.ShmSize = int64(s.ShmSize)
+		svc.ShmSizePos = lw.pos(p + ".shm_size")
+	}
+}
+
+func (lw *lowerer) serviceExt(svc *ast.Service, s types.ServiceConfig, p string) {
+	svc.Expose = lw.opts.Expose
+	var ext serviceExt
+	if !lw.decodeExt(s.Extensions, p, &ext) {
+		return
+	}
+	xp := p + ".x-tycho"
+	if ext.Expose != "" {
+		svc.Expose = lw.exposeMode(ext.Expose, xp+".expose")
+		svc.ExposePos = lw.pos(xp + ".expose")
+	}
+	for i, c := range ext.Clients {
+		cp := fmt.Sprintf("%s.clients.%d", xp, i)
+		n, ok := validCIDR(c)
+		if !ok {
+			lw.diags.Errorf("x-tycho", lw.pos(cp), cp, "client %q is not an IP address or CIDR", c)
+			continue
+		}
+		svc.Clients = append(svc.Clients, ast.CIDR{CIDR: n, Pos: lw.pos(cp)})
+	}
+	if ext.Egress != nil {
+		svc.Egress = []ast.EgressRule{}
+	}
+	for i, e := range ext.Egress {
+		ep := fmt.Sprintf("%s.egress.%d", xp, i)
+		n, ok := validCIDR(e.CIDR)
+		if !ok {
+			lw.diags.Errorf("x-tycho", lw.pos(ep), ep, "egress cidr %q is not an IP address or CIDR", e.CIDR)
+			continue
+		}
+		rule := ast.EgressRule{CIDR: n, Pos: lw.pos(ep)}
+		for _, ps := range e.Ports {
+			pr, ok := parsePortRange(ps)
+			if !ok {
+				lw.diags.Errorf("x-tycho", lw.pos(ep), ep, "egress port %q: use PORT[-END][/tcp|udp|sctp]", ps)
+				continue
+			}
+			rule.Ports = append(rule.Ports, pr)
+		}
+		svc.Egress = append(svc.Egress, rule)
+	}
+	svc.Liveness = ext.Liveness
+	svc.ServiceAccount = ext.ServiceAccount
+}
+
+func parsePortRange(s string) (ast.PortRange, bool) {
+	spec, proto, _ := strings.Cut(s, "/")
+	pr := ast.PortRange{Protocol: ast.Protocol(strings.ToLower(proto))}
+	if pr.Protocol == "" {
+		pr.Protocol = ast.TCP
+	}
+	if pr.Protocol != ast.TCP && pr.Protocol != ast.UDP && pr.Protocol != ast.SCTP {
+		return pr, false
+	}
+	lo, hi, isRange := strings.Cut(spec, "-")
+	var a, b uint64
+	if _, err := fmt.Sscan(lo, &a); err != nil || a == 0 || a > 65535 {
+		return pr, false
+	}
+	pr.Port = uint16(a)
+	if isRange {
+		if _, err := fmt.Sscan(hi, &b); err != nil || b < a || b > 65535 {
+			return pr, false
+		}
+		pr.EndPort = uint16(b)
+	}
+	return pr, true
+}

@@ -1,0 +1,150 @@
+package srcmap
+
+import (
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tychoctl/tycho/ast"
+)
+
+// Index maps the key paths of one file to their positions.
+type Index struct {
+	File   string
+	pos    map[string]ast.Pos
+	visits int
+	budget int
+}
+
+// Parse indexes content, the bytes of file. A file that is not valid YAML
+// yields an index that knows only the file (the loader reports the error).
+func Parse(file string, content []byte) *Index {
+	idx := &Index{File: file, pos: map[string]ast.Pos{}, budget: budget(content)}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return idx
+	}
+	idx.walk(&doc, "", 0)
+	return idx
+}
+
+// maxDepth and the visit budget bound alias expansion, so a file of nested
+// aliases (a "billion laughs") cannot make indexing explode; positions past
+// the bound fall back to their longest indexed prefix. A file without
+// aliases has fewer nodes than bytes, so the budget never cuts it.
+const maxDepth = 64
+
+func budget(content []byte) int { return max(1<<16, 2*len(content)) }
+
+func (x *Index) walk(n *yaml.Node, path string, depth int) {
+	if n == nil || depth > maxDepth || x.visits > x.budget {
+		return
+	}
+	x.visits++
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			x.walk(c, path, depth+1)
+		}
+	case yaml.AliasNode:
+		x.walk(n.Alias, path, depth+1)
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := join(path, strconv.Itoa(i))
+			x.set(p, c)
+			// A list of names (depends_on: [db], networks: [front]) is
+			// also indexed by name, as its map form would be.
+			if c.Kind == yaml.ScalarNode && c.Value != "" {
+				if _, ok := x.pos[join(path, c.Value)]; !ok {
+					x.set(join(path, c.Value), c)
+				}
+			}
+			x.walk(c, p, depth+1)
+		}
+	case yaml.MappingNode:
+		// Merge keys first: explicit keys win over merged ones wherever
+		// they stand.
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "<<" && n.Content[i].Tag == "!!merge" {
+				v := n.Content[i+1]
+				if v.Kind == yaml.SequenceNode {
+					for _, c := range v.Content {
+						x.walk(c, path, depth+1)
+					}
+				} else {
+					x.walk(v, path, depth+1)
+				}
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				continue
+			}
+			p := join(path, k.Value)
+			x.set(p, k)
+			x.walk(v, p, depth+1)
+		}
+	}
+}
+
+func (x *Index) set(path string, n *yaml.Node) {
+	x.pos[path] = ast.Pos{File: x.File, Line: n.Line, Col: n.Column}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Has reports whether path is written in the file.
+func (x *Index) Has(path string) bool {
+	_, ok := x.pos[path]
+	return ok
+}
+
+// Map is the index of all files of a system, in the order they were merged.
+type Map struct {
+	Files []*Index
+}
+
+// Lookup returns the position of path: where the last file that writes it
+// wrote it, else where the longest written prefix of it is, else the first
+// file.
+func (m *Map) Lookup(path string) ast.Pos {
+	if m == nil || len(m.Files) == 0 {
+		return ast.Pos{}
+	}
+	for p := path; p != ""; p = parent(p) {
+		for i := len(m.Files) - 1; i >= 0; i-- {
+			if pos, ok := m.Files[i].pos[p]; ok {
+				return pos
+			}
+		}
+	}
+	return ast.Pos{File: m.Files[0].File}
+}
+
+// Has reports whether any file writes path.
+func (m *Map) Has(path string) bool {
+	if m == nil {
+		return false
+	}
+	for _, f := range m.Files {
+		if f.Has(path) {
+			return true
+		}
+	}
+	return false
+}
+
+func parent(p string) string {
+	i := strings.LastIndexByte(p, '.')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}

@@ -1,0 +1,138 @@
+package policy
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/tychoctl/tycho/ast"
+	"github.com/tychoctl/tycho/diag"
+)
+
+// Network computes who may reach whom from compose's network semantics:
+// services on a common network reach each other (on any port, or on the
+// declared ports when strict), published ports are reached from outside
+// (or from the service's client CIDRs), DNS is always reachable, and a
+// service only on internal networks cannot leave them.
+type Network struct{}
+
+// Name is "network".
+func (Network) Name() string { return "network" }
+
+// Weave writes sys.Policy.Network.
+func (Network) Weave(sys *ast.System, opts Options) diag.List {
+	if opts.Network == "none" {
+		sys.Policy.Network = nil
+		return nil
+	}
+	strict := opts.Network == "strict"
+	// networks of each service; network_mode: service:X shares X's
+	nets := map[string][]string{}
+	for _, s := range sys.Services {
+		nets[s.Name] = attached(s)
+	}
+	for _, s := range sys.Services {
+		if t, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+			nets[s.Name] = nets[t]
+		}
+		if s.NetworkMode == "none" {
+			nets[s.Name] = nil
+		}
+	}
+	members := map[string][]string{}
+	for _, s := range sys.Services {
+		for _, n := range nets[s.Name] {
+			members[n] = append(members[n], s.Name)
+		}
+	}
+	internal := map[string]bool{}
+	for _, n := range sys.Networks {
+		internal[n.Name] = n.Internal
+	}
+	np := &ast.NetworkPolicy{}
+	for _, s := range sys.Services {
+		peers := peersOf(s.Name, nets, members)
+		r := ast.ServiceRules{Service: s.Name, Ingress: []ast.Flow{}}
+		if len(peers) > 0 {
+			f := ast.Flow{Peer: ast.Peer{Services: peers}}
+			if strict {
+				f.Ports = declared(s, false)
+			}
+			if !strict || len(f.Ports) > 0 {
+				r.Ingress = append(r.Ingress, f)
+			}
+		}
+		if pub := declared(s, true); len(pub) > 0 {
+			f := ast.Flow{Peer: ast.Peer{Anywhere: true}, Ports: pub}
+			if len(s.Clients) > 0 {
+				f.Peer = ast.Peer{}
+				for _, c := range s.Clients {
+					f.Peer.CIDRs = append(f.Peer.CIDRs, c.CIDR)
+				}
+			}
+			r.Ingress = append(r.Ingress, f)
+		}
+		onlyInternal := len(nets[s.Name]) > 0
+		for _, n := range nets[s.Name] {
+			if !internal[n] {
+				onlyInternal = false
+			}
+		}
+		if onlyInternal || s.Egress != nil || s.NetworkMode == "none" {
+			r.EgressRestricted = true
+			r.Egress = []ast.Flow{{Peer: ast.Peer{ClusterDNS: true}, Ports: []ast.PortRange{{Port: 53, Protocol: ast.UDP}, {Port: 53, Protocol: ast.TCP}}}}
+			if len(peers) > 0 {
+				r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{Services: peers}})
+			}
+			if !onlyInternal {
+				for _, e := range s.Egress {
+					r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{CIDRs: []string{e.CIDR}}, Ports: e.Ports})
+				}
+			}
+		}
+		np.Rules = append(np.Rules, r)
+	}
+	sys.Policy.Network = np
+	return nil
+}
+
+func attached(s *ast.Service) []string {
+	out := make([]string, 0, len(s.Networks))
+	for _, n := range s.Networks {
+		out = append(out, n.Network)
+	}
+	return out
+}
+
+// peersOf lists the services that share a network with name (itself
+// included: replicas reach each other), sorted.
+func peersOf(name string, nets, members map[string][]string) []string {
+	seen := map[string]bool{}
+	for _, n := range nets[name] {
+		for _, m := range members[n] {
+			seen[m] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for m := range seen {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// declared lists the container ports of s; published only those published.
+func declared(s *ast.Service, published bool) []ast.PortRange {
+	seen := map[ast.PortRange]bool{}
+	var out []ast.PortRange
+	for _, p := range s.Ports {
+		if published && p.Published == 0 {
+			continue
+		}
+		pr := ast.PortRange{Port: p.Target, Protocol: p.Protocol}
+		if !seen[pr] {
+			seen[pr] = true
+			out = append(out, pr)
+		}
+	}
+	return out
+}
