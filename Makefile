@@ -1,0 +1,42 @@
+# Tycho's build. `make build` then `make test` is all a fresh machine needs
+# (Go 1.26, gcc, git, make; kubectl is used when present).
+
+GO        ?= go
+BIN       := bin/tycho
+PKGS      := ./...
+
+.PHONY: all build test unit update lint fmt verify bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tycho
+
+# test runs everything CI runs: unit and golden tests, then the end-to-end
+# tests against a real control plane (built once into the user cache).
+test: unit e2e
+
+unit:
+	$(GO) vet $(PKGS)
+	$(GO) test -short -count=1 $(PKGS)
+
+# update rewrites the golden files; read every changed line before committing.
+update:
+	$(GO) test ./compiler -run TestGolden -update
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+verify: lint unit
+
+bench:
+	$(GO) test ./compiler -run XXX -bench . -benchmem
+
+clean:
+	rm -rf bin
+
+include test/cluster/cluster.mk
