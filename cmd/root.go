@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -96,21 +97,13 @@ func Execute(root *cobra.Command, args []string, stderr io.Writer) int {
 func isCobraUsage(err error) bool {
 	msg := err.Error()
 	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "invalid argument", "flag needs an argument"} {
-		if len(msg) >= len(p) && contains(msg, p) {
+		if strings.Contains(msg, p) {
 			return true
 		}
 	}
 	return false
 }
 
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
 
 // Version is set at build time with -ldflags.
 var Version = "dev"
