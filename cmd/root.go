@@ -104,7 +104,6 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-
 // Version is set at build time with -ldflags.
 var Version = "dev"
 
