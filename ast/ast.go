@@ -479,6 +479,9 @@ type NetworkPolicy struct {
 // ServiceRules says who may connect to a service and where it may connect.
 type ServiceRules struct {
 	Service string
+	// Networks the service's pods are members of, for peers that select
+	// by network (sorted).
+	Networks []string
 	// Ingress: peers allowed in.
 	Ingress []Flow
 	// Egress: nil means unrestricted; otherwise the allowed peers.
@@ -491,6 +494,8 @@ type ServiceRules struct {
 type Peer struct {
 	// Services of this system (by name); empty with CIDRs or Anywhere.
 	Services []string
+	// Networks: every service of this system on one of these networks.
+	Networks []string
 	// CIDRs outside the system.
 	CIDRs []string
 	// Anywhere is any address, inside or outside the cluster.

@@ -26,7 +26,7 @@ var serviceKeys = setOf("name", "profiles", "deploy", "restart", "scale", "conta
 	"configs", "dns", "dns_opt", "dns_search", "environment", "env_file", "extra_hosts", "gpus",
 	"hostname", "image", "init", "labels", "annotations", "mem_limit", "mem_reservation", "cpus",
 	"pids_limit", "privileged", "pull_policy", "read_only", "secrets", "shm_size", "sysctls",
-	"tmpfs", "user", "volumes", "working_dir", "pid", "ipc")
+	"tmpfs", "user", "volumes", "working_dir", "pid", "ipc", "stop_grace_period", "label_file")
 
 // networkKeys are the top-level network keys Tycho honours.
 var networkKeys = setOf("name", "internal", "external")

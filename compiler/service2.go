@@ -254,6 +254,10 @@ func (lw *lowerer) resources(svc *ast.Service, s types.ServiceConfig, p string) 
 			}
 		}
 	}
+	for i := range s.Gpus {
+		// every entry of gpus: is a GPU request, whatever its capabilities
+		s.Gpus[i].Capabilities = append(s.Gpus[i].Capabilities, "gpu")
+	}
 	lw.gpus(r, s.Gpus, p+".gpus")
 	if r.Pids > 0 {
 		lw.diags.Infof("pids-limit", lw.pos(p+".pids_limit"), p+".pids_limit", "a per-container pids limit is not supported by Kubernetes: the node's podPidsLimit applies")

@@ -51,9 +51,13 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 	np := &ast.NetworkPolicy{}
 	for _, s := range sys.Services {
 		peers := peersOf(s.Name, nets, members)
-		r := ast.ServiceRules{Service: s.Name, Ingress: []ast.Flow{}}
+		own := append([]string{}, nets[s.Name]...)
+		sort.Strings(own)
+		// peers are selected by network membership, so the policies stay
+		// linear in the size of the system
+		r := ast.ServiceRules{Service: s.Name, Networks: own, Ingress: []ast.Flow{}}
 		if len(peers) > 0 {
-			f := ast.Flow{Peer: ast.Peer{Services: peers}}
+			f := ast.Flow{Peer: ast.Peer{Networks: own}}
 			if strict {
 				f.Ports = declared(s, false)
 			}
@@ -81,7 +85,7 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 			r.EgressRestricted = true
 			r.Egress = []ast.Flow{{Peer: ast.Peer{ClusterDNS: true}, Ports: []ast.PortRange{{Port: 53, Protocol: ast.UDP}, {Port: 53, Protocol: ast.TCP}}}}
 			if len(peers) > 0 {
-				r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{Services: peers}})
+				r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{Networks: own}})
 			}
 			if !onlyInternal {
 				for _, e := range s.Egress {

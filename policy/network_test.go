@@ -33,6 +33,13 @@ func reaches(np *ast.NetworkPolicy, from, to string, port uint16) bool {
 	admits := func(flows []ast.Flow, peer string) bool {
 		for _, f := range flows {
 			okPeer := f.Peer.Anywhere || slices.Contains(f.Peer.Services, peer)
+			for _, n := range f.Peer.Networks {
+				for _, r := range np.Rules {
+					if r.Service == peer && slices.Contains(r.Networks, n) {
+						okPeer = true
+					}
+				}
+			}
 			okPort := len(f.Ports) == 0
 			for _, p := range f.Ports {
 				if p.Port == port || (p.EndPort != 0 && port >= p.Port && port <= p.EndPort) {
@@ -77,7 +84,11 @@ func TestNetworkReachability(t *testing.T) {
 		{
 			name: "strict allows only declared ports",
 			sys: &ast.System{Services: []*ast.Service{svc("web", "default"),
-				func() *ast.Service { s := svc("db", "default"); s.Ports = []ast.Port{{Target: 5432, Protocol: ast.TCP, Exposed: true}}; return s }()}},
+				func() *ast.Service {
+					s := svc("db", "default")
+					s.Ports = []ast.Port{{Target: 5432, Protocol: ast.TCP, Exposed: true}}
+					return s
+				}()}},
 			mode: "strict",
 			port: 5432,
 			want: map[[2]string]bool{{"web", "db"}: true, {"db", "web"}: false},

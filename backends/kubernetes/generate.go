@@ -433,11 +433,12 @@ func kindRank(o Object) int {
 		return 5
 	case *corev1.PersistentVolumeClaim:
 		return 6
-	case *corev1.Service:
-		return 7
-	case *appsv1.Deployment, *appsv1.DaemonSet, *batchv1.Job:
-		return 8
 	case *networkingv1.NetworkPolicy:
+		// before the workloads, so that no pod starts unprotected
+		return 7
+	case *corev1.Service:
+		return 8
+	case *appsv1.Deployment, *appsv1.DaemonSet, *batchv1.Job:
 		return 9
 	}
 	return 10

@@ -97,10 +97,43 @@ func (g *gen) peers(p ast.Peer) []networkingv1.NetworkPolicyPeer {
 		}
 		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: g.selector(s)}})
 	}
+	nets := append([]string{}, p.Networks...)
+	sort.Strings(nets)
+	for _, n := range nets {
+		sel := map[string]string{LabelPartOf: DNSLabel(g.sys.Name, 63), NetworkLabel(n): "true"}
+		if g.sys.GUID != "" {
+			sel[LabelGUID] = g.sys.GUID
+		}
+		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: sel}})
+	}
 	for _, c := range p.CIDRs {
 		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
 	}
 	return out
+}
+
+// NetworkLabel is the pod label that marks membership of a compose
+// network, for NetworkPolicy peers.
+func NetworkLabel(network string) string {
+	return "network.tycho.dev/" + DNSLabel(network, 63)
+}
+
+// networkLabels are the network labels of service's pods.
+func (g *gen) networkLabels(service string) map[string]string {
+	np := g.sys.Policy.Network
+	if np == nil {
+		return nil
+	}
+	for _, r := range np.Rules {
+		if r.Service == service {
+			l := map[string]string{}
+			for _, n := range r.Networks {
+				l[NetworkLabel(n)] = "true"
+			}
+			return l
+		}
+	}
+	return nil
 }
 
 func ports(prs []ast.PortRange) []networkingv1.NetworkPolicyPort {

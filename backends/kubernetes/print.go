@@ -254,13 +254,44 @@ func apiVersionFirst(n *node) {
 	}
 }
 
-// quote writes s as a JSON string without HTML escaping (a YAML
-// double-quoted scalar accepts the same escapes).
+// quote writes s as a double-quoted scalar that YAML and JSON read the
+// same: printable characters as they are, everything else escaped
+// (YAML's printable set excludes more than JSON's, e.g. U+FFFF).
 func quote(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	buf.Truncate(buf.Len() - 1)
+	const hex = "0123456789abcdef"
+	buf.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			buf.WriteByte('\\')
+			buf.WriteRune(r)
+		case r == '\n':
+			buf.WriteString(`\n`)
+		case r == '\t':
+			buf.WriteString(`\t`)
+		case r == '\r':
+			buf.WriteString(`\r`)
+		case r >= 0x20 && r < 0x7f, r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd && r != 0xfeff, r >= 0x10000 && r <= 0x10ffff:
+			buf.WriteRune(r)
+		case r > 0xffff:
+			// a surrogate pair, as JSON writes it
+			r -= 0x10000
+			for _, u := range []rune{0xd800 + (r >> 10), 0xdc00 + (r & 0x3ff)} {
+				buf.WriteString(`\u`)
+				buf.WriteByte(hex[u>>12&0xf])
+				buf.WriteByte(hex[u>>8&0xf])
+				buf.WriteByte(hex[u>>4&0xf])
+				buf.WriteByte(hex[u&0xf])
+			}
+		default:
+			buf.WriteString(`\u`)
+			buf.WriteByte(hex[r>>12&0xf])
+			buf.WriteByte(hex[r>>8&0xf])
+			buf.WriteByte(hex[r>>4&0xf])
+			buf.WriteByte(hex[r&0xf])
+		}
+	}
+	buf.WriteByte('"')
 }
 
 func indent(buf *bytes.Buffer, n int) {
@@ -368,7 +399,7 @@ func plainSafe(s string) bool {
 
 // blockSafe reports whether s can be a literal block scalar.
 func blockSafe(s string) bool {
-	if !strings.Contains(s, "\n") || !utf8.ValidString(s) || s[0] == ' ' || s[0] == '\n' {
+	if !strings.Contains(s, "\n") || !utf8.ValidString(s) || s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || strings.Contains(s, "\n\t") {
 		return false
 	}
 	for _, r := range s {

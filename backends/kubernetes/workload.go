@@ -19,6 +19,9 @@ func (g *gen) service(s *ast.Service) {
 	name := g.svcName[s.Name]
 	pod := g.podSpec(s)
 	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: g.labels(s.Name)}, Spec: pod}
+	for k, v := range g.networkLabels(s.Name) {
+		tmpl.Labels[k] = v
+	}
 	if ann := annotations(s); len(ann) > 0 {
 		tmpl.Annotations = ann
 	}
