@@ -46,7 +46,7 @@ func (f *compileFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the objects")
 	fs.BoolVar(&f.createNS, "create-namespace", false, "also emit the Namespace (needs -n)")
 	fs.StringVar(&f.registry, "registry", "", "registry prefix for images that compose would build")
-	fs.StringVar(&f.expose, "expose", "loadbalancer", "how published ports are reached: loadbalancer, nodeport or clusterip")
+	fs.StringVar(&f.expose, "expose", "", "how published ports are reached: loadbalancer, nodeport or clusterip (default: x-tycho.expose, else loadbalancer)")
 	fs.StringVar(&f.bind, "bind", "copy", "bind mounts: copy (small files into ConfigMaps, else empty storage), hostpath, or volume")
 	fs.StringVar(&f.volumeSize, "volume-size", "1Gi", "default size of a volume")
 	fs.StringVar(&f.storageClass, "storage-class", "", "storage class of volumes (default: the cluster's)")
@@ -63,7 +63,7 @@ func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compile
 	var o compiler.Options
 	expose := ast.ExposeMode(strings.ToLower(f.expose))
 	switch expose {
-	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
+	case ast.ExposeDefault, ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
 	default:
 		return o, usageError("--expose must be loadbalancer, nodeport or clusterip, not %q", f.expose)
 	}

@@ -76,7 +76,7 @@ func Check(sys *ast.System) diag.List {
 				diags.Warnf("dependency-not-healthchecked", d.Pos, p+".depends_on."+d.Service, "%q has no healthcheck: service_healthy waits until it is started", d.Service)
 			}
 			if d.Condition == ast.ServiceCompletedSuccessfully && services[d.Service].Lifecycle != ast.RunToCompletion {
-				diags.Warnf("dependency-never-completes", d.Pos, p+".depends_on."+d.Service, "%q keeps running (restart is not \"no\" or on-failure): %q would wait for ever", d.Service, s.Name).Note("set restart: \"no\" on %s", d.Service)
+				diags.Warnf("dependency-never-completes", d.Pos, p+".depends_on."+d.Service, "%q keeps running (restart is not \"no\" or on-failure), so it never completes: %q waits only until it is started", d.Service, s.Name).Note("set restart: \"no\" on %s if it is a one-shot task", d.Service)
 			}
 			kept = append(kept, d)
 		}

@@ -165,7 +165,11 @@ func (lw *lowerer) decodeExt(exts types.Extensions, path string, v any) bool {
 	if !ok || raw == nil {
 		return false
 	}
-	path += ".x-tycho"
+	if path == "" {
+		path = "x-tycho"
+	} else {
+		path += ".x-tycho"
+	}
 	b, err := json.Marshal(raw)
 	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -193,7 +197,8 @@ func (lw *lowerer) exposeMode(s, path string) ast.ExposeMode {
 func (lw *lowerer) topLevel() {
 	var ext systemExt
 	if lw.decodeExt(lw.l.Project.Extensions, "", &ext) {
-		if ext.Expose != "" {
+		if ext.Expose != "" && lw.opts.Expose == ast.ExposeDefault {
+			// the command line wins over the file
 			lw.opts.Expose = lw.exposeMode(ext.Expose, "x-tycho.expose")
 		}
 		lw.sys.Labels = kvs(ext.Labels, lw.m, "x-tycho.labels")

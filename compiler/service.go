@@ -399,7 +399,7 @@ func (lw *lowerer) ports(svc *ast.Service, s types.ServiceConfig, path string) {
 		if p.Published != "" {
 			pub := p.Published
 			if lo, hi, ok := strings.Cut(pub, "-"); ok {
-				lw.diags.Warnf("published-range", pos, pp, "published range %s for one container port: only %s is published", pub, lo).Note("a Service maps one port to one port; %s-%s are not reachable", lo, hi)
+				lw.diags.Warnf("published-range", pos, pp, "published range %s for one container port: only %s is published", pub, lo).Note("a Service maps one port to one port; the ports after %s up to %s are not reachable", lo, hi)
 				pub = lo
 			}
 			n, err := strconv.ParseUint(pub, 10, 16)

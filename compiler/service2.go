@@ -205,7 +205,7 @@ func (lw *lowerer) dependsOn(svc *ast.Service, s types.ServiceConfig, p string) 
 			lw.diags.Errorf("depends-on", lw.pos(dp), dp, "unknown depends_on condition %q", d.Condition)
 			continue
 		}
-		if d.Restart {
+		if d.Restart && lw.m.Has(dp+".restart") {
 			lw.diags.Infof("depends-on-restart", lw.pos(dp), dp, "restart: true is not supported: a restarted dependency does not restart %s", s.Name)
 		}
 		svc.DependsOn = append(svc.DependsOn, ast.Dependency{Service: name, Condition: cond, Required: d.Required, Pos: lw.pos(dp)})

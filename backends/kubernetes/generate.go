@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/diag"
@@ -55,6 +56,8 @@ type gen struct {
 	secretName map[string]string
 	configName map[string]string
 	waiterUsed bool
+	// service accounts of the user's that run waiting init containers
+	waiterSubjects map[string]bool
 }
 
 // Generate turns sys into Kubernetes objects in apply-safe order.
@@ -66,7 +69,7 @@ func Generate(sys *ast.System, opts Options) ([]Object, diag.List) {
 		opts.KubectlImage = DefaultKubectlImage
 	}
 	g := &gen{sys: sys, opts: opts, names: map[string]map[string]string{}, svcName: map[string]string{},
-		volName: map[string]string{}, secretName: map[string]string{}, configName: map[string]string{}}
+		volName: map[string]string{}, secretName: map[string]string{}, configName: map[string]string{}, waiterSubjects: map[string]bool{}}
 	g.assignNames()
 	if g.diags.HasErrors() {
 		return nil, g.diags
@@ -138,7 +141,10 @@ func (g *gen) assignNames() {
 	for _, s := range g.sys.Services {
 		n := DNS1035(s.Name, 63)
 		p := "services." + s.Name
-		g.rename(s.Name, n, "service", s.Pos, p)
+		if n != s.Name {
+			g.diags.Warnf("renamed", s.Pos, p, "service %q is named %q in Kubernetes: other services reach it as %q, not %q", s.Name, n, n, s.Name).
+				Note("use a lower-case name of letters, digits and '-' that starts with a letter")
+		}
 		g.svcName[s.Name] = n
 		g.claim("Service", n, fmt.Sprintf("service %q", s.Name), s.Pos, p)
 		g.claim("workload", n, fmt.Sprintf("service %q", s.Name), s.Pos, p)
@@ -158,7 +164,7 @@ func (g *gen) assignNames() {
 	}
 	for _, v := range g.sys.Volumes {
 		if v.External {
-			g.volName[v.Name] = v.ExternalName
+			g.volName[v.Name] = g.externalName("volume", v.Name, v.ExternalName, v.Pos, "volumes."+v.Name)
 			continue
 		}
 		n := DNSLabel(v.Name, 63)
@@ -168,7 +174,7 @@ func (g *gen) assignNames() {
 	}
 	for _, s := range g.sys.Secrets {
 		if s.External {
-			g.secretName[s.Name] = s.ExternalName
+			g.secretName[s.Name] = g.externalName("secret", s.Name, s.ExternalName, s.Pos, "secrets."+s.Name)
 			continue
 		}
 		n := DNSLabel(s.Name, 63)
@@ -177,13 +183,24 @@ func (g *gen) assignNames() {
 	}
 	for _, c := range g.sys.Configs {
 		if c.External {
-			g.configName[c.Name] = c.ExternalName
+			g.configName[c.Name] = g.externalName("config", c.Name, c.ExternalName, c.Pos, "configs."+c.Name)
 			continue
 		}
 		n := DNSLabel(c.Name, 63)
 		g.configName[c.Name] = n
 		g.claim("ConfigMap", n, fmt.Sprintf("config %q", c.Name), c.Pos, "configs."+c.Name)
 	}
+}
+
+// externalName is the name of an existing object; one that Kubernetes
+// cannot have is normalised, with a diagnostic.
+func (g *gen) externalName(what, name, ext string, pos ast.Pos, path string) string {
+	if len(validation.IsDNS1123Subdomain(ext)) == 0 {
+		return ext
+	}
+	n := DNSLabel(ext, 63)
+	g.diags.Warnf("renamed", pos, path, "external %s %q is not a valid Kubernetes name: the object %q is expected", what, ext, n)
+	return n
 }
 
 // labels are the labels of every object of the system; service adds the

@@ -28,21 +28,34 @@ func waiterToken() corev1.Volume {
 		}}}}
 }
 
-// waiterRBAC lets the waiter read the system's Jobs, and nothing else.
+// waiterRBAC lets the waiters read the system's workloads, and nothing
+// else.
 func (g *gen) waiterRBAC() {
 	n := g.waiterName()
 	ns := g.sys.Namespace
 	if ns == "" {
 		ns = "default"
-		g.diags.Warnf("waiter-namespace", g.sys.Pos, "", "service_completed_successfully needs the namespace for its RoleBinding: \"default\" is assumed").Note("compile with -n NAMESPACE")
+		g.diags.Warnf("waiter-namespace", g.sys.Pos, "", "waiting for a dependency through the Kubernetes API needs the namespace for its RoleBinding: \"default\" is assumed").Note("compile with -n NAMESPACE")
 	}
 	f := false
 	g.add(&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: g.meta(n, ""), AutomountServiceAccountToken: &f})
 	g.add(&rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: g.meta(n, ""),
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}}}})
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments", "daemonsets", "replicasets"}, Verbs: []string{"get", "list", "watch"}},
+		}})
+	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: n, Namespace: ns}}
+	users := make([]string, 0, len(g.waiterSubjects))
+	for sa := range g.waiterSubjects {
+		users = append(users, sa)
+	}
+	sort.Strings(users)
+	for _, sa := range users {
+		subjects = append(subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: sa, Namespace: ns})
+	}
 	g.add(&rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: g.meta(n, ""),
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: n},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: n, Namespace: ns}}})
+		Subjects: subjects})
 }
 
 // networkPolicies carries out the network weaver's rules: one policy per

@@ -3,9 +3,9 @@ package kubernetes_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
-	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"

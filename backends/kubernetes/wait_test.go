@@ -18,7 +18,6 @@ func TestWaitScript(t *testing.T) {
 		want    string
 	}{
 		{"tcp port: connect through the Service", "db", 5432, "until nc -z -w 2 db 5432; do echo waiting for db:5432; sleep 2; done"},
-		{"no port: the headless name resolves once a pod is ready", "worker", 0, "until nslookup worker >/dev/null 2>&1; do echo waiting for worker; sleep 2; done"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,6 +39,9 @@ func TestWaitsPerCondition(t *testing.T) {
 		{Service: "dns", Condition: ast.ServiceStarted},
 		{Service: "migrate", Condition: ast.ServiceCompletedSuccessfully},
 	}}
+	for _, s := range []*ast.Service{db, udp, job, web} {
+		s.Networks = []ast.NetworkAttachment{{Network: "default"}}
+	}
 	sys := &ast.System{Name: "app", Namespace: "ns", Services: []*ast.Service{db, udp, job, web}}
 	objs, diags := Generate(sys, Options{})
 	if diags.HasErrors() {
@@ -58,7 +60,7 @@ func TestWaitsPerCondition(t *testing.T) {
 		s := string(b)
 		for _, want := range []string{
 			"name: wait-for-db", "until nc -z -w 2 db 5432",
-			"name: wait-for-dns", "until nslookup dns",
+			"name: wait-for-dns", "- rollout\n", "- deployment/dns\n",
 			"name: wait-for-migrate", "job/migrate", "--for=condition=complete",
 			"serviceAccountName: app-waiter", "automountServiceAccountToken: false",
 		} {

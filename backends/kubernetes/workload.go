@@ -363,9 +363,11 @@ func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Containe
 		}
 		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
 	}
-	for _, r := range s.Secrets {
+	for i, r := range s.Secrets {
 		n := g.secretName[r.Name]
-		vn := DNSLabel("secret-"+n, 63)
+		// one volume per mount: the same secret may be mounted under two
+		// file names
+		vn := DNSLabel(fmt.Sprintf("secret-%d-%s", i, n), 63)
 		src := &corev1.SecretVolumeSource{SecretName: n, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
 		if g.isExternalSecret(r.Name) {
 			src.Items = nil
@@ -379,9 +381,9 @@ func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Containe
 		}
 		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
 	}
-	for _, r := range s.Configs {
+	for i, r := range s.Configs {
 		n := g.configName[r.Name]
-		vn := DNSLabel("config-"+n, 63)
+		vn := DNSLabel(fmt.Sprintf("config-%d-%s", i, n), 63)
 		src := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
 		if g.isExternalConfig(r.Name) {
 			src.Items = nil
@@ -424,10 +426,11 @@ func (g *gen) populate(s *ast.Service, spec *corev1.PodSpec, vm corev1.VolumeMou
 	target := "/tycho-populate"
 	script := fmt.Sprintf("if [ -z \"$(ls -A %[2]s)\" ]; then cp -a %[1]s/. %[2]s/; fi", shellQuote(vm.MountPath), target)
 	spec.InitContainers = append(spec.InitContainers, corev1.Container{
-		Name:         DNSLabel("populate-"+vm.Name, 63),
-		Image:        s.Container.Image,
-		Command:      []string{"/bin/sh", "-c", script},
-		VolumeMounts: []corev1.VolumeMount{{Name: vm.Name, MountPath: target}},
+		Name:            DNSLabel("populate-"+vm.Name, 63),
+		Image:           s.Container.Image,
+		Command:         []string{"/bin/sh", "-c", script},
+		VolumeMounts:    []corev1.VolumeMount{{Name: vm.Name, MountPath: target}},
+		SecurityContext: containerSecurity(s.Container.Security),
 	})
 }
 
@@ -478,7 +481,16 @@ func (g *gen) probes(s *ast.Service, ctr *corev1.Container) {
 }
 
 // waits makes the init containers that hold a service back until its
-// dependencies are ready (see docs/mapping.md, depends_on).
+// dependencies are ready (see docs/mapping.md, depends_on):
+//   - service_completed_successfully on a one-shot service: kubectl wait
+//     until its Job is complete;
+//   - started or healthy, on a TCP port of a service on a shared network:
+//     a connection through its Service (only ready pods are behind it, and
+//     the readiness probe is the healthcheck);
+//   - otherwise (no TCP port, no shared network): kubectl rollout status of
+//     its workload, which ends when its pods are ready;
+//   - started or healthy on a one-shot service: no wait (it may already
+//     have finished, and compose starts the dependent then too).
 func (g *gen) waits(s *ast.Service) []corev1.Container {
 	var out []corev1.Container
 	for _, d := range s.DependsOn {
@@ -487,29 +499,81 @@ func (g *gen) waits(s *ast.Service) []corev1.Container {
 			continue
 		}
 		depName := g.svcName[d.Service]
+		path := "services." + s.Name + ".depends_on." + d.Service
 		c := corev1.Container{Name: DNSLabel("wait-for-"+depName, 63), SecurityContext: helperSecurity()}
-		if d.Condition == ast.ServiceCompletedSuccessfully && dep.Lifecycle == ast.RunToCompletion {
-			g.waiterUsed = true
+		port := firstTCPPort(dep)
+		switch {
+		case dep.Lifecycle == ast.RunToCompletion && d.Condition == ast.ServiceCompletedSuccessfully:
 			c.Image = g.opts.KubectlImage
 			c.Command = []string{"kubectl", "wait", "--for=condition=complete", "--timeout=-1s", "job/" + depName}
-			c.VolumeMounts = []corev1.VolumeMount{{Name: waiterTokenVolume, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}
-		} else {
+		case dep.Lifecycle == ast.RunToCompletion:
+			g.diags.Infof("depends-on-job", d.Pos, path, "%s runs to completion: %s starts without waiting for it", d.Service, s.Name)
+			continue
+		case port != 0 && sharesNetwork(g.sys, s, dep):
 			c.Image = g.opts.WaitImage
-			c.Command = []string{"/bin/sh", "-c", WaitScript(depName, firstTCPPort(dep))}
+			c.Command = []string{"/bin/sh", "-c", WaitScript(depName, port)}
+		default:
+			kind := "deployment"
+			if dep.Lifecycle == ast.Global {
+				kind = "daemonset"
+			}
+			c.Image = g.opts.KubectlImage
+			c.Command = []string{"kubectl", "rollout", "status", "--watch", "--timeout=0s", kind + "/" + depName}
+		}
+		if c.Image == g.opts.KubectlImage {
+			g.waiterUsed = true
+			c.VolumeMounts = []corev1.VolumeMount{{Name: waiterTokenVolume, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}
+			if g.egressRestricted(s.Name) {
+				g.diags.Warnf("wait-needs-api", d.Pos, path, "%s waits for %s through the Kubernetes API, but its egress is restricted by network policy: the wait may never end", s.Name, d.Service).
+					Note("put %s on a network that is not internal, or depend on a TCP port of a service on a shared network", s.Name)
+			}
+			if s.ServiceAccount != "" {
+				g.waiterSubjects[s.ServiceAccount] = true
+			}
 		}
 		out = append(out, c)
 	}
 	return out
 }
 
-// WaitScript is the shell loop of a dependency wait: until the dependency's
-// Service accepts a TCP connection on port (its ready pods are behind it),
-// or, without a TCP port, until its headless Service's name resolves (which
-// it does once a pod is ready).
-func WaitScript(service string, port uint16) string {
-	if port == 0 {
-		return fmt.Sprintf("until nslookup %[1]s >/dev/null 2>&1; do echo waiting for %[1]s; sleep 2; done", service)
+// sharesNetwork reports whether a and b are on a common network (their
+// pods may connect), following network_mode: service:X.
+func sharesNetwork(sys *ast.System, a, b *ast.Service) bool {
+	nets := func(s *ast.Service) map[string]bool {
+		if t, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+			if ts := sys.Service(t); ts != nil {
+				s = ts
+			}
+		}
+		m := map[string]bool{}
+		for _, n := range s.Networks {
+			m[n.Network] = true
+		}
+		return m
 	}
+	an := nets(a)
+	for n := range nets(b) {
+		if an[n] {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *gen) egressRestricted(service string) bool {
+	if np := g.sys.Policy.Network; np != nil {
+		for _, r := range np.Rules {
+			if r.Service == service {
+				return r.EgressRestricted
+			}
+		}
+	}
+	return false
+}
+
+// WaitScript is the shell loop of a dependency wait: until the dependency's
+// Service accepts a TCP connection on port (its ready pods are behind it).
+func WaitScript(service string, port uint16) string {
 	return fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", service, port)
 }
 
