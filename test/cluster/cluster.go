@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,6 +74,7 @@ type Cluster struct {
 	kubectl    string
 	procs      []*proc // in start order
 
+	stopping atomic.Bool // Stop has begun
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -185,6 +187,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	if err := c.start(ctx, bins, opts, logw); err != nil {
+		if c.stopping.Load() {
+			// The signal handler stopped the cluster under our feet; the
+			// component errors that follow from that are noise.
+			err = errors.New("stopped by a signal while starting")
+		}
 		if stopErr := c.Stop(); stopErr != nil {
 			err = errors.Join(err, stopErr)
 		}
@@ -275,6 +282,14 @@ func (c *Cluster) start(ctx context.Context, bins *binaries, opts Options, logw 
 		"--tls-cert-file="+pki.serveCert,
 		"--tls-private-key-file="+pki.serveKey,
 		"--client-ca-file="+pki.caCert,
+		// Populates extension-apiserver-authentication completely, as kubeadm
+		// does, so the delegating authenticators of the controller manager
+		// and scheduler do not log a missing CA bundle every few seconds.
+		"--requestheader-client-ca-file="+pki.caCert,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pki.saPub,
 		"--service-account-signing-key-file="+pki.saKey,
@@ -552,6 +567,7 @@ func nodesReady(ctx context.Context, client kubernetes.Interface, want int) erro
 // directory. It is safe to call more than once and does nothing for an
 // attached cluster.
 func (c *Cluster) Stop() error {
+	c.stopping.Store(true)
 	c.stopOnce.Do(func() {
 		c.stopErr = c.stop()
 		untrack(c)
@@ -564,9 +580,11 @@ func (c *Cluster) stop() error {
 	procs := c.procs
 	mu.Unlock()
 	var errs []error
-	// Reverse start order: clients before the API server, etcd last.
+	// Reverse start order: clients before the API server, etcd last. The
+	// state is thrown away, so a component that does not finish its graceful
+	// shutdown promptly is killed.
 	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].stop(10 * time.Second); err != nil {
+		if err := procs[i].stop(5 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -76,9 +76,11 @@ func TestE2ETwoClusters(t *testing.T) {
 			t.Errorf("cluster %d: %d processes, want 5 (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok): %v", i, len(procs), procs)
 		}
 		dir := c.Dir
+		start := time.Now()
 		if err := c.Stop(); err != nil {
 			t.Errorf("cluster %d: Stop: %v", i, err)
 		}
+		t.Logf("cluster %d stopped in %s", i, time.Since(start).Round(time.Millisecond))
 		for _, p := range procs {
 			if cluster.GroupAlive(p.PID) {
 				t.Errorf("cluster %d: %s (process group %d) still alive after Stop", i, p.Name, p.PID)

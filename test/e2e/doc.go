@@ -7,7 +7,8 @@
 //
 // Helpers for tests (in helpers_test.go):
 //
-//   - shared(t) returns the package's cluster;
+//   - shared(t) returns the package's cluster; clientset(t) a typed client
+//     for it;
 //   - tychoBin(t) returns the path of the tycho binary (fails the test with
 //     the build error if cmd/tycho did not build);
 //   - newNamespace(t, level) creates a namespace that enforces and warns at a

@@ -113,7 +113,8 @@ func TestE2EDryRunStrict(t *testing.T) {
 			name:      "UnknownFieldRejected",
 			level:     "baseline",
 			manifests: unknownFieldDeployment,
-			wantErr:   `Deployment/typo: .*unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolicyy"`,
+			// Server-side apply reports the path with list keys.
+			wantErr: `Deployment/typo: .*\.spec\.template\.spec\.containers\[name="main"\]\.imagePullPolicyy: field not declared in schema`,
 		},
 		{
 			name:      "PrivilegedPodRejectedByBaseline",
