@@ -25,6 +25,7 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 		return nil
 	}
 	strict := opts.Network == "strict"
+	var diags diag.List
 	// networks of each service; network_mode: service:X shares X's
 	nets := map[string][]string{}
 	for _, s := range sys.Services {
@@ -63,6 +64,8 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 			}
 			if !strict || len(f.Ports) > 0 {
 				r.Ingress = append(r.Ingress, f)
+			} else if len(peers) > 1 {
+				diags.Warnf("strict-no-ports", s.Pos, "services."+s.Name, "%s declares no ports or expose: with --network-policy strict no other service may reach it", s.Name).Note("add expose: with the ports it listens on")
 			}
 		}
 		if pub := declared(s, true); len(pub) > 0 {
@@ -87,6 +90,9 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 			if len(peers) > 0 {
 				r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{Networks: own}})
 			}
+			if onlyInternal && len(s.Egress) > 0 {
+				diags.Warnf("egress-internal", s.Pos, "services."+s.Name+".x-tycho.egress", "%s is only on internal networks: its x-tycho egress rules are not used", s.Name)
+			}
 			if !onlyInternal {
 				for _, e := range s.Egress {
 					r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{CIDRs: []string{e.CIDR}}, Ports: e.Ports})
@@ -96,7 +102,7 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 		np.Rules = append(np.Rules, r)
 	}
 	sys.Policy.Network = np
-	return nil
+	return diags
 }
 
 func attached(s *ast.Service) []string {

@@ -70,8 +70,11 @@ func (Security) Weave(sys *ast.System, opts Options) diag.List {
 		}
 		for _, w := range why {
 			needsPrivileged = true
-			diags.Warnf("security-privileged", w.pos, p+"."+w.key, "%s needs the privileged Pod Security level: %s", s.Name, w.msg).
+			d := diags.Warnf("security-privileged", w.pos, p+"."+w.key, "%s needs the privileged Pod Security level: %s", s.Name, w.msg).
 				Note("a namespace that enforces baseline rejects its pods")
+			if w.key == "sysctls" {
+				d.Note("the kubelet must also allow it with --allowed-unsafe-sysctls, or the pod fails with SysctlForbidden")
+			}
 		}
 	}
 	switch {

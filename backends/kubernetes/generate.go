@@ -396,6 +396,11 @@ func (g *gen) kubeServices(s *ast.Service) {
 	default:
 		pub.Spec.Type = corev1.ServiceTypeLoadBalancer
 	}
+	if len(s.Clients) > 0 && pub.Spec.Type != corev1.ServiceTypeClusterIP {
+		// keep the client's source address, so that the policy's client
+		// CIDRs see it (with Cluster, traffic arrives from node addresses)
+		pub.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	}
 	seen := map[string]bool{}
 	for _, p := range s.Ports {
 		if p.Published == 0 {

@@ -70,7 +70,9 @@ func (g *gen) networkPolicies() {
 		if svc == nil {
 			continue
 		}
-		name := DNSLabel(g.svcName[r.Service]+"-"+DNSLabel(g.sys.Name, 63), 63)
+		// "<system>.<service>": both are DNS labels without dots, so two
+		// systems in one namespace never collide
+		name := DNSLabel(g.sys.Name, 63) + "." + g.svcName[r.Service]
 		pol := &networkingv1.NetworkPolicy{TypeMeta: tm("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: g.meta(name, r.Service),
 			Spec: networkingv1.NetworkPolicySpec{
 				PodSelector: metav1.LabelSelector{MatchLabels: g.selector(r.Service)},
