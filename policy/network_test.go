@@ -104,7 +104,7 @@ func TestNetworkReachability(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if diags := (Network{}).Weave(tt.sys, Options{Network: tt.mode}); len(diags) > 0 {
+			if diags := (Network{}).Weave(tt.sys, Options{Network: tt.mode}); diags.HasErrors() {
 				t.Fatalf("diagnostics: %v", diags)
 			}
 			got := map[[2]string]bool{}
