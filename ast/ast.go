@@ -1,6 +1,9 @@
 package ast
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // System is a whole distributed system: the unit that Tycho compiles, starts,
 // tracks by a GUID and deletes.
@@ -508,4 +511,23 @@ type Peer struct {
 type Flow struct {
 	Peer  Peer
 	Ports []PortRange
+}
+
+// NetworkOwner follows network_mode "service:X" to the service whose
+// network s shares (s itself when it has its own); a chain is followed to
+// its end, and a cycle or a missing service yields nil.
+func (s *System) NetworkOwner(svc *Service) *Service {
+	seen := map[string]bool{}
+	for cur := svc; cur != nil; {
+		if seen[cur.Name] {
+			return nil
+		}
+		seen[cur.Name] = true
+		t, ok := strings.CutPrefix(cur.NetworkMode, "service:")
+		if !ok {
+			return cur
+		}
+		cur = s.Service(t)
+	}
+	return nil
 }

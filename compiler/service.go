@@ -409,8 +409,19 @@ func (lw *lowerer) ports(svc *ast.Service, s types.ServiceConfig, path string) {
 			}
 			port.Published = uint16(n)
 		}
-		if p.HostIP != "" && p.HostIP != "0.0.0.0" && p.HostIP != "::" {
+		if loopback(p.HostIP) {
+			// compose publishes it to the host alone: nobody outside
+			// reaches it, so it is not published here either
+			lw.diags.Warnf("port-loopback", pos, pp, "port %d is published on the loopback address %s only: it is not reachable from outside the system", p.Target, p.HostIP).
+				Note("other services of the system still reach it on %d", p.Target)
+			port.Published = 0
+		} else if p.HostIP != "" && p.HostIP != "0.0.0.0" && p.HostIP != "::" {
 			lw.diags.Infof("port-host-ip", pos, pp, "host_ip %s is ignored: the published port is reachable on the Service's address", p.HostIP)
+		}
+		if p.Published == "" && !loopback(p.HostIP) {
+			// compose publishes it on a random host port
+			port.Published = port.Target
+			lw.diags.Infof("port-ephemeral", pos, pp, "port %d is published on a random host port in compose: here it is published on %d", p.Target, p.Target)
 		}
 		if p.Mode == "host" {
 			lw.diags.Infof("port-mode", pos, pp, "mode host is ignored: published ports go through a Service")
@@ -497,6 +508,11 @@ func (lw *lowerer) networks(svc *ast.Service, s types.ServiceConfig, path string
 		p := fmt.Sprintf("%s.external_links.%d", path, i)
 		lw.diags.Warnf("unsupported-key", lw.pos(p), p, "external_links are not supported: reach the other system by its Service DNS name")
 	}
+}
+
+func loopback(hostIP string) bool {
+	ip := net.ParseIP(hostIP)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

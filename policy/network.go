@@ -2,7 +2,6 @@ package policy
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/diag"
@@ -31,12 +30,19 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 	for _, s := range sys.Services {
 		nets[s.Name] = attached(s)
 	}
+	// the mode that decides: that of the service whose network is shared
+	mode := map[string]string{}
 	for _, s := range sys.Services {
-		if t, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
-			nets[s.Name] = nets[t]
-		}
-		if s.NetworkMode == "none" {
+		owner := sys.NetworkOwner(s)
+		switch {
+		case owner == nil:
 			nets[s.Name] = nil
+			mode[s.Name] = "none"
+		case owner.NetworkMode == "none":
+			nets[s.Name] = nil
+			mode[s.Name] = "none"
+		default:
+			nets[s.Name] = attached(owner)
 		}
 	}
 	members := map[string][]string{}
@@ -84,16 +90,17 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 				onlyInternal = false
 			}
 		}
-		if onlyInternal || s.Egress != nil || s.NetworkMode == "none" {
+		isolated := mode[s.Name] == "none"
+		if onlyInternal || s.Egress != nil || isolated {
 			r.EgressRestricted = true
 			r.Egress = []ast.Flow{{Peer: ast.Peer{ClusterDNS: true}, Ports: []ast.PortRange{{Port: 53, Protocol: ast.UDP}, {Port: 53, Protocol: ast.TCP}}}}
 			if len(peers) > 0 {
 				r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{Networks: own}})
 			}
-			if onlyInternal && len(s.Egress) > 0 {
-				diags.Warnf("egress-internal", s.Pos, "services."+s.Name+".x-tycho.egress", "%s is only on internal networks: its x-tycho egress rules are not used", s.Name)
+			if (onlyInternal || isolated) && len(s.Egress) > 0 {
+				diags.Warnf("egress-internal", s.Pos, "services."+s.Name+".x-tycho.egress", "%s has no route outside (internal networks only, or network_mode none): its x-tycho egress rules are not used", s.Name)
 			}
-			if !onlyInternal {
+			if !onlyInternal && !isolated {
 				for _, e := range s.Egress {
 					r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{CIDRs: []string{e.CIDR}}, Ports: e.Ports})
 				}

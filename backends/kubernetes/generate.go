@@ -162,6 +162,19 @@ func (g *gen) assignNames() {
 			g.claim("Service", n, fmt.Sprintf("the published ports of service %q", s.Name), s.Pos, "services."+s.Name+".ports")
 		}
 	}
+	labelOf := map[string]string{}
+	for _, n := range g.sys.Networks {
+		l := NetworkLabel(n.Name)
+		if prev, ok := labelOf[l]; ok {
+			g.diags.Errorf("name-collision", n.Pos, "networks."+n.Name, "networks %q and %q both become the pod label %s: their services could reach each other", prev, n.Name, l).Note("rename one of them")
+		}
+		labelOf[l] = n.Name
+	}
+	for _, kv := range g.sys.Labels {
+		if strings.HasPrefix(kv.Key, networkLabelPrefix) || kv.Key == LabelPartOf || kv.Key == LabelName || kv.Key == LabelGUID {
+			g.diags.Errorf("reserved-label", kv.Pos, "x-tycho.labels."+kv.Key, "label %s is Tycho's own: it decides which pods network policies select", kv.Key)
+		}
+	}
 	for _, v := range g.sys.Volumes {
 		if v.External {
 			g.volName[v.Name] = g.externalName("volume", v.Name, v.ExternalName, v.Pos, "volumes."+v.Name)

@@ -130,8 +130,10 @@ func (g *gen) peers(p ast.Peer) []networkingv1.NetworkPolicyPeer {
 // NetworkLabel is the pod label that marks membership of a compose
 // network, for NetworkPolicy peers.
 func NetworkLabel(network string) string {
-	return "network.tycho.dev/" + DNSLabel(network, 63)
+	return networkLabelPrefix + DNSLabel(network, 63)
 }
+
+const networkLabelPrefix = "network.tycho.dev/"
 
 // networkLabels are the network labels of service's pods.
 func (g *gen) networkLabels(service string) map[string]string {

@@ -271,7 +271,7 @@ func quote(buf *bytes.Buffer, s string) {
 			buf.WriteString(`\t`)
 		case r == '\r':
 			buf.WriteString(`\r`)
-		case r >= 0x20 && r < 0x7f, r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd && r != 0xfeff, r >= 0x10000 && r <= 0x10ffff:
+		case r >= 0x20 && r < 0x7f, r >= 0xa0 && r <= 0xd7ff && r != 0x2028 && r != 0x2029, r >= 0xe000 && r <= 0xfffd && r != 0xfeff, r >= 0x10000 && r <= 0x10ffff:
 			buf.WriteRune(r)
 		case r > 0xffff:
 			// a surrogate pair, as JSON writes it

@@ -40,7 +40,7 @@ var trickyStrings = []string{
 	"# comment\nx", "x\n# not a comment\n", "x\r\ny\r\n", "x\ry",
 	"  indented\nfirst", "first\n  indented\n", "first\n    deeper\n  less\n",
 	"héllo", "日本語", "emoji 🎉", "Ünïcödé\nzweite Zeile\n", "\u00a0nbsp", "zero\u200bwidth", "bom\ufeff", "\ufeffbom",
-	"rtl \u202e text", "nel\u0085x", "ls\u2028x", "ps\u2029x", "del\x7f", "c1\u0080x", "c1\u009fx", "bell\a", "esc\x1b[0m", "nul\x00x",
+	"rtl \u202e text", "nel\u0085x", " \u0085", "ls\u2028x", "ps\u2029x", " \u2028", "a \u2029b", "\u2029 ", "del\x7f", "c1\u0080x", "c1\u009fx", "bell\a", "esc\x1b[0m", "nul\x00x",
 	"\ufffe", "\uffff", "\U0001F600",
 	"<html>&amp;</html>", "a & b", "50%", "!important", "http://example.com/a?b=c#d", "user@example.com",
 	"{{ .Values.x }}", "${VAR}", "$$", "key=value", "[1, 2, 3]",

@@ -540,14 +540,11 @@ func (g *gen) waits(s *ast.Service) []corev1.Container {
 // pods may connect), following network_mode: service:X.
 func sharesNetwork(sys *ast.System, a, b *ast.Service) bool {
 	nets := func(s *ast.Service) map[string]bool {
-		if t, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
-			if ts := sys.Service(t); ts != nil {
-				s = ts
-			}
-		}
 		m := map[string]bool{}
-		for _, n := range s.Networks {
-			m[n.Network] = true
+		if owner := sys.NetworkOwner(s); owner != nil && owner.NetworkMode != "none" {
+			for _, n := range owner.Networks {
+				m[n.Network] = true
+			}
 		}
 		return m
 	}
