@@ -65,6 +65,7 @@ on a cluster tracked by a GUID.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
 	root.AddCommand(NewCompileCommand(streams, deps))
 	root.AddCommand(NewVersionCommand(streams))
+	root.AddCommand(NewUpCommand(streams, deps), NewStatusCommand(streams, deps), NewDownCommand(streams, deps))
 	return root
 }
 

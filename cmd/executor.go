@@ -1,0 +1,574 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tychoctl/tycho/compiler"
+	"github.com/tychoctl/tycho/executor"
+)
+
+// kubeFlags say how to reach the cluster, as kubectl's flags do.
+type kubeFlags struct {
+	kubeconfig string
+	context    string
+	// namespace is shared with the compile flags of `up`.
+	namespace *string
+}
+
+// register adds the flags to fs; namespace, when not nil, is the value of
+// an -n/--namespace flag registered already.
+func (f *kubeFlags) register(fs *pflag.FlagSet, namespace *string, nsUsage string) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the pod's service account)")
+	fs.StringVar(&f.context, "context", "", "kubeconfig context (default: the current context)")
+	if namespace == nil {
+		namespace = new(string)
+		fs.StringVarP(namespace, "namespace", "n", "", nsUsage)
+	}
+	f.namespace = namespace
+}
+
+// restConfig loads the client configuration as kubectl does: --kubeconfig,
+// else the files in KUBECONFIG, else ~/.kube/config, else the in-cluster
+// configuration when running in a pod. API warnings go to warnings.
+func (f *kubeFlags) restConfig(deps Deps, warnings io.Writer) (*rest.Config, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: f.kubeconfig, DefaultClientConfig: &clientcmd.DefaultClientConfig}
+	if v := deps.Env[clientcmd.RecommendedConfigPathEnvVar]; v != "" {
+		rules.Precedence = filepath.SplitList(v)
+	} else if home := deps.Env["HOME"]; home != "" {
+		rules.Precedence = []string{filepath.Join(home, clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName)}
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: f.context}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, errors.New("no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "tycho/" + Version
+	// applies run in parallel; client-go's default of 5 per second would
+	// serialise them
+	cfg.QPS, cfg.Burst = 50, 100
+	cfg.WarningHandler = rest.NewWarningWriter(warnings, rest.WarningWriterOptions{Deduplicate: true})
+	return cfg, nil
+}
+
+// execEnv is what the executor commands take from the process besides
+// streams and deps; tests inject their own.
+type execEnv struct {
+	// connect makes the cluster client.
+	connect func(f *kubeFlags, deps Deps, streams Streams) (*executor.Client, error)
+	// newGUID makes the GUID of a new system.
+	newGUID func() (string, error)
+	// now is the clock.
+	now func() time.Time
+	// pollInterval is the period of readiness checks (0: the executor's).
+	pollInterval time.Duration
+	// signals, when true, cancels a running up or down on SIGINT/SIGTERM,
+	// so that up rolls back.
+	signals bool
+}
+
+func defaultExecEnv() execEnv {
+	return execEnv{
+		connect: func(f *kubeFlags, deps Deps, streams Streams) (*executor.Client, error) {
+			cfg, err := f.restConfig(deps, streams.Err)
+			if err != nil {
+				return nil, err
+			}
+			return executor.NewClient(cfg)
+		},
+		newGUID: func() (string, error) { return executor.NewGUID(nil) },
+		now:     time.Now,
+		signals: true,
+	}
+}
+
+// clusterError marks a failure of the cluster or of the connection to it
+// (exit 1).
+func clusterError(err error) error { return &ExitError{Code: 1, Err: err} }
+
+// checkOutput validates -o for the executor commands.
+func checkOutput(o string) error {
+	switch o {
+	case "", "table", "json", "yaml":
+		return nil
+	}
+	return usageError("-o must be json or yaml (or table, the default), not %q", o)
+}
+
+// printStructured writes v as JSON or YAML.
+func printStructured(w io.Writer, format string, v any) error {
+	var b []byte
+	var err error
+	if format == "json" {
+		b, err = json.MarshalIndent(v, "", "  ")
+		b = append(b, '\n')
+	} else {
+		b, err = yaml.Marshal(v)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func withSignals(ctx context.Context, env execEnv) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !env.signals {
+		return context.WithCancel(ctx)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// after the first signal, a second one kills the process, even
+		// while up rolls back
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
+}
+
+// isTerminal tells whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress prints Up's events on stderr: one line per change, or, when
+// both stdout and stderr are terminals, one line rewritten in place.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	dirty bool
+}
+
+func (p *progress) event(e executor.Event) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\x1b[Kwaiting: %d/%d ready; %s %s", e.Ready, e.Total, e.Object, e.State)
+		p.dirty = true
+		return
+	}
+	fmt.Fprintf(p.w, "%s: %s (%d/%d ready)\n", e.Object, e.State, e.Ready, e.Total)
+}
+
+func (p *progress) done() {
+	if p.dirty {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.dirty = false
+	}
+}
+
+type upCmd struct {
+	flags   compileFlags
+	kube    kubeFlags
+	guid    string
+	wait    bool
+	timeout time.Duration
+	keep    bool
+	output  string
+}
+
+// NewUpCommand builds `tycho up`.
+func NewUpCommand(streams Streams, deps Deps) *cobra.Command {
+	return newUpCommand(streams, deps, defaultExecEnv())
+}
+
+func newUpCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
+	c := &upCmd{}
+	cmd := &cobra.Command{
+		Use:   "up [-f FILE]...",
+		Short: "Compile a compose system and start it on a cluster",
+		Long: `Compile a compose system and start it on the cluster of the kubeconfig,
+tracked by a GUID. Each system gets a namespace of its own,
+<system>-<first 8 of the GUID>, unless -n names an existing one. Objects
+are server-side applied, so that up with the --guid of a running system
+updates it (and changes nothing when nothing changed).
+
+up waits until the Deployments are available, the DaemonSets ready and the
+Jobs complete (--wait=false does not). When an object is rejected or the
+system is not ready within --timeout, up reports why and deletes what it
+created, unless --keep-on-failure.
+
+It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.`,
+		Example: `  tycho up -f docker-compose.yaml
+  tycho up -f compose.yaml --guid 0123456789abcdef0123456789abcdef -o json
+  tycho up -f compose.yaml -n team-a --expose nodeport --timeout 10m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.run(cmd.Context(), streams, deps, env)
+		},
+	}
+	fs := cmd.Flags()
+	c.flags.register(fs)
+	c.kube.register(fs, &c.flags.namespace, "")
+	fs.StringVar(&c.guid, "guid", "", "the system's GUID, 32 hex characters (default: a new one; a running system's updates it)")
+	fs.BoolVar(&c.wait, "wait", true, "wait until the workloads are ready")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long to wait")
+	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep what was created when up fails, for inspection")
+	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
+	return cmd
+}
+
+func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv) error {
+	if err := checkOutput(c.output); err != nil {
+		return err
+	}
+	guid := c.guid
+	if guid == "" {
+		g, err := env.newGUID()
+		if err != nil {
+			return clusterError(err)
+		}
+		guid = g
+	}
+	// compose from stdin is read once: up may compile twice
+	in := streams.In
+	for _, f := range c.flags.files {
+		if f == "-" && in != nil {
+			b, err := io.ReadAll(in)
+			if err != nil {
+				return clusterError(fmt.Errorf("reading stdin: %w", err))
+			}
+			in = bytes.NewReader(b)
+			break
+		}
+	}
+	stdin := func() io.Reader {
+		if r, ok := in.(*bytes.Reader); ok {
+			_, _ = r.Seek(0, io.SeekStart)
+		}
+		return in
+	}
+	// the executor makes the namespace itself, so that it can own it
+	flags := c.flags
+	flags.createNS = false
+	s := streams
+	s.In = stdin()
+	opts, err := flags.options(deps, s, guid)
+	if err != nil {
+		return err
+	}
+	ns, create := c.flags.namespace, c.flags.createNS
+	compile := func() (*compiler.Result, error) {
+		opts.Load.Stdin = stdin()
+		res, err := compiler.Compile(ctx, opts)
+		if err != nil {
+			return nil, &ExitError{Code: 1, Err: err}
+		}
+		if res.Diags.HasErrors() {
+			if err := c.flags.printDiags(streams, res.Diags); err != nil {
+				return nil, err
+			}
+			return nil, errReported
+		}
+		return res, nil
+	}
+	if ns == "" {
+		// the namespace is named after the system: compile once for the
+		// name, then for the namespace
+		res, err := compile()
+		if err != nil {
+			return err
+		}
+		ns, create = executor.NamespaceFor(res.System.Name, guid), true
+		opts.Namespace = ns
+	}
+	res, err := compile()
+	if err != nil {
+		return err
+	}
+	if err := c.flags.printDiags(streams, res.Diags); err != nil {
+		return err
+	}
+	client, err := env.connect(&c.kube, deps, streams)
+	if err != nil {
+		return clusterError(err)
+	}
+	ctx, stop := withSignals(ctx, env)
+	defer stop()
+	p := &progress{w: streams.Err, tty: isTerminal(streams.Out) && isTerminal(streams.Err)}
+	sys, err := executor.Up(ctx, client, executor.UpOptions{
+		System:          res.System.Name,
+		SecurityLevel:   res.System.Policy.SecurityLevel,
+		Objects:         res.Objects,
+		GUID:            guid,
+		Namespace:       ns,
+		CreateNamespace: create,
+		Wait:            c.wait,
+		Timeout:         c.timeout,
+		KeepOnFailure:   c.keep,
+		Now:             env.now,
+		Progress:        p.event,
+		PollInterval:    env.pollInterval,
+	})
+	p.done()
+	if err != nil {
+		return clusterError(fmt.Errorf("up: %w", err))
+	}
+	if c.output == "json" || c.output == "yaml" {
+		return printStructured(streams.Out, c.output, sys)
+	}
+	return writeUpTable(streams.Out, sys)
+}
+
+// upRow is the row format of the original Tycho's `up`.
+const upRow = "%-30s %-35s %-15s %-7s\n"
+
+// writeUpTable prints one row per published endpoint, or one with "-"
+// when there is none.
+func writeUpTable(w io.Writer, sys *executor.System) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, upRow, "SYSTEM", "GUID", "IP_ADDRESS", "PORT")
+	name := sys.Name
+	if len(name) > 30 {
+		name = name[:28] + ".."
+	}
+	if len(sys.Endpoints) == 0 {
+		fmt.Fprintf(&b, upRow, name, sys.GUID, "-", "-")
+	}
+	for _, e := range sys.Endpoints {
+		port := fmt.Sprint(e.Port)
+		if e.Protocol != "" && e.Protocol != "TCP" {
+			port += "/" + strings.ToLower(e.Protocol)
+		}
+		fmt.Fprintf(&b, upRow, name, sys.GUID, e.IP, port)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type statusCmd struct {
+	kube   kubeFlags
+	terse  bool
+	output string
+}
+
+// NewStatusCommand builds `tycho status`.
+func NewStatusCommand(streams Streams, deps Deps) *cobra.Command {
+	return newStatusCommand(streams, deps, defaultExecEnv())
+}
+
+func newStatusCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
+	c := &statusCmd{}
+	cmd := &cobra.Command{
+		Use:   "status [GUID]",
+		Short: "Show the running systems",
+		Long: `Show the systems started by Tycho on the cluster (all, or the one of
+GUID): one row per system with its namespace, its ready services, the
+addresses of its published ports and its age. "None running" when there
+is none. --terse prints only the GUIDs, one per line, for
+tycho down $(tycho status --terse).`,
+		Example: `  tycho status
+  tycho status 0123456789abcdef0123456789abcdef -o yaml
+  tycho down $(tycho status --terse)`,
+		// flags are parsed in RunE, after the original Tycho's
+		// single-dash -terse became --terse
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmd.Flags().Parse(legacyArgs(args)); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if help, _ := cmd.Flags().GetBool("help"); help {
+				return cmd.Help()
+			}
+			rest := cmd.Flags().Args()
+			if len(rest) > 1 {
+				return usageError("status takes at most one GUID, got %d arguments", len(rest))
+			}
+			guid := ""
+			if len(rest) == 1 {
+				guid = rest[0]
+			}
+			return c.run(cmd.Context(), streams, deps, env, guid)
+		},
+	}
+	fs := cmd.Flags()
+	c.kube.register(fs, nil, "look only in this namespace (default: all)")
+	fs.BoolVar(&c.terse, "terse", false, "print only the GUIDs, one per line")
+	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
+	return cmd
+}
+
+// legacyArgs rewrites the original Tycho's single-dash -terse.
+func legacyArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		if a == "-terse" {
+			a = "--terse"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func (c *statusCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guid string) error {
+	if err := checkOutput(c.output); err != nil {
+		return err
+	}
+	if guid != "" {
+		if err := executor.ValidateGUID(guid); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	client, err := env.connect(&c.kube, deps, streams)
+	if err != nil {
+		return clusterError(err)
+	}
+	systems, err := executor.Status(ctx, client, executor.StatusOptions{GUID: guid, Namespace: *c.kube.namespace})
+	if err != nil {
+		return clusterError(fmt.Errorf("status: %w", err))
+	}
+	switch {
+	case c.output == "json" || c.output == "yaml":
+		return printStructured(streams.Out, c.output, systems)
+	case c.terse:
+		var b strings.Builder
+		for _, s := range systems {
+			b.WriteString(s.GUID + "\n")
+		}
+		_, err := io.WriteString(streams.Out, b.String())
+		return err
+	case len(systems) == 0:
+		_, err := fmt.Fprintln(streams.Out, "None running")
+		return err
+	}
+	return writeStatusTable(streams.Out, systems, env.now())
+}
+
+// writeStatusTable prints one row per system.
+func writeStatusTable(w io.Writer, systems []executor.System, now time.Time) error {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "SYSTEM\tGUID\tNAMESPACE\tREADY\tENDPOINTS\tAGE")
+	for _, s := range systems {
+		eps := make([]string, 0, len(s.Endpoints))
+		for _, e := range s.Endpoints {
+			ep := fmt.Sprintf("%s:%d", e.IP, e.Port)
+			if e.Protocol != "" && e.Protocol != "TCP" {
+				ep += "/" + strings.ToLower(e.Protocol)
+			}
+			eps = append(eps, ep)
+		}
+		endpoints := strings.Join(eps, ",")
+		if endpoints == "" {
+			endpoints = "-"
+		}
+		age := "<unknown>"
+		if !s.Created.IsZero() {
+			age = duration.HumanDuration(now.Sub(s.Created))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Name, s.GUID, s.Namespace, s.Ready, s.Total, endpoints, age)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+type downCmd struct {
+	kube    kubeFlags
+	volumes bool
+	wait    bool
+	timeout time.Duration
+}
+
+// NewDownCommand builds `tycho down`.
+func NewDownCommand(streams Streams, deps Deps) *cobra.Command {
+	return newDownCommand(streams, deps, defaultExecEnv())
+}
+
+func newDownCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
+	c := &downCmd{}
+	cmd := &cobra.Command{
+		Use:   "down GUID...",
+		Short: "Stop systems and delete their objects",
+		Long: `Delete everything Tycho created for each system: its workloads, Services,
+ConfigMaps, Secrets, NetworkPolicies, RBAC objects and the namespace made
+for it; volumes (PersistentVolumeClaims), and so the namespace that holds
+them, only with --volumes. down waits until all of it is gone, pods
+included (--wait=false does not). It prints each GUID it removed; an
+unknown GUID is an error, and the others are still removed.`,
+		Example: `  tycho down 0123456789abcdef0123456789abcdef
+  tycho down --volumes $(tycho status --terse)`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.run(cmd.Context(), streams, deps, env, args)
+		},
+	}
+	fs := cmd.Flags()
+	c.kube.register(fs, nil, "look only in this namespace (default: all)")
+	fs.BoolVar(&c.volumes, "volumes", false, "delete the systems' volumes (PersistentVolumeClaims) too")
+	fs.BoolVar(&c.wait, "wait", true, "wait until everything is gone")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long to wait")
+	return cmd
+}
+
+func (c *downCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guids []string) error {
+	client, err := env.connect(&c.kube, deps, streams)
+	if err != nil {
+		return clusterError(err)
+	}
+	ctx, stop := withSignals(ctx, env)
+	defer stop()
+	results, err := executor.Down(ctx, client, guids, executor.DownOptions{
+		Namespace:    *c.kube.namespace,
+		Volumes:      c.volumes,
+		Wait:         c.wait,
+		Timeout:      c.timeout,
+		PollInterval: env.pollInterval,
+	})
+	if results == nil && err != nil {
+		return clusterError(fmt.Errorf("down: %w", err))
+	}
+	var out strings.Builder
+	failed := false
+	for _, r := range results {
+		if r.Err != nil {
+			failed = true
+			fmt.Fprintf(streams.Err, "tycho: down: %v\n", r.Err)
+			continue
+		}
+		out.WriteString(r.GUID + "\n")
+	}
+	if _, err := io.WriteString(streams.Out, out.String()); err != nil {
+		return err
+	}
+	if failed {
+		return errReported
+	}
+	return nil
+}

@@ -1,0 +1,10 @@
+// Package executor runs compiled systems on a Kubernetes cluster through
+// client-go: Up applies a system's objects with server-side apply and waits
+// for its workloads, Status reports the running systems, Down removes them.
+//
+// The executor keeps no local state: every object of a started system
+// carries the labels tycho-guid=<guid> and executor=tycho, and a ConfigMap
+// tycho-system-<guid> in the system's namespace records its name, namespace,
+// model hash and creation time, so that any machine with access to the
+// cluster can find, inspect and delete a system by its GUID.
+package executor

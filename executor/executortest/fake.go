@@ -1,0 +1,187 @@
+// Package executortest provides a fake executor.Client for unit tests: a
+// fake clientset, a fake dynamic client that supports server-side apply
+// (create or replace), and a static RESTMapper for the kinds Tycho uses.
+//
+// What is applied or deleted through the dynamic fake is mirrored into the
+// typed fake (keeping the status a test gave a typed object), so that
+// Status and Up's wait see it; objects given to New are not mirrored. It
+// is a fake: proofs against a real API server are in test/e2e.
+package executortest
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/tychoctl/tycho/executor"
+)
+
+// Kinds are the kinds the fake maps, with their scope.
+var Kinds = []struct {
+	GVK        schema.GroupVersionKind
+	Namespaced bool
+}{
+	{schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, false},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Node"}, false},
+	{schema.GroupVersionKind{Version: "v1", Kind: "ServiceAccount"}, true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "PersistentVolumeClaim"}, true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Service"}, true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, true},
+	{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}, true},
+	{schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}, true},
+	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, true},
+	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}, true},
+	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}, true},
+	{schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}, true},
+	{schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}, true},
+	{schema.GroupVersionKind{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"}, true},
+}
+
+// Fake is a fake executor.Client with access to its fakes.
+type Fake struct {
+	*executor.Client
+	Typed   *fake.Clientset
+	Dyn     *dynamicfake.FakeDynamicClient
+	Mapper  *meta.DefaultRESTMapper
+	Applied []string // "Kind namespace/name" of every apply, in order
+}
+
+// New returns a Fake whose typed client holds typed and whose dynamic
+// client holds dyn (unstructured objects, or typed ones with TypeMeta).
+func New(typed []runtime.Object, dyn ...runtime.Object) *Fake {
+	mapper := meta.NewDefaultRESTMapper(nil)
+	listKinds := map[schema.GroupVersionResource]string{}
+	for _, k := range Kinds {
+		scope := meta.RESTScopeRoot
+		if k.Namespaced {
+			scope = meta.RESTScopeNamespace
+		}
+		mapper.Add(k.GVK, scope)
+		plural, _ := meta.UnsafeGuessKindToResource(k.GVK)
+		listKinds[plural] = k.GVK.Kind + "List"
+	}
+	var objs []runtime.Object
+	for _, o := range dyn {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		if err != nil {
+			panic(fmt.Sprintf("executortest: %v", err))
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: u})
+	}
+	d := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds, objs...)
+	f := &Fake{Typed: fake.NewClientset(typed...), Dyn: d, Mapper: mapper}
+	d.PrependReactor("patch", "*", f.apply)
+	d.PrependReactor("delete", "*", f.delete)
+	f.Client = &executor.Client{Kube: f.Typed, Dynamic: d, Mapper: mapper}
+	return f
+}
+
+// apply makes server-side apply create or replace the object, which is
+// what the dynamic fake's tracker does not do.
+func (f *Fake) apply(action clienttesting.Action) (bool, runtime.Object, error) {
+	pa, ok := action.(clienttesting.PatchAction)
+	if !ok || pa.GetPatchType() != types.ApplyPatchType {
+		return false, nil, nil
+	}
+	obj := &unstructured.Unstructured{}
+	if err := json.Unmarshal(pa.GetPatch(), &obj.Object); err != nil {
+		return true, nil, err
+	}
+	gvr, ns := pa.GetResource(), pa.GetNamespace()
+	f.Applied = append(f.Applied, fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, pa.GetName()))
+	tracker := f.Dyn.Tracker()
+	old, err := tracker.Get(gvr, ns, pa.GetName(), metav1.GetOptions{})
+	if err != nil {
+		err = tracker.Create(gvr, obj, ns)
+	} else {
+		if om, err := meta.Accessor(old); err == nil {
+			obj.SetResourceVersion(om.GetResourceVersion())
+		}
+		err = tracker.Update(gvr, obj, ns)
+	}
+	if err != nil {
+		return true, nil, err
+	}
+	return true, obj, f.mirror(gvr, ns, obj)
+}
+
+// mirror puts a copy of obj into the typed fake, with the status of the
+// typed object it replaces.
+func (f *Fake) mirror(gvr schema.GroupVersionResource, ns string, obj *unstructured.Unstructured) error {
+	typed, err := scheme.Scheme.New(obj.GroupVersionKind())
+	if err != nil {
+		return nil // a kind the typed client does not know
+	}
+	u := obj.DeepCopy()
+	tracker := f.Typed.Tracker()
+	old, getErr := tracker.Get(gvr, ns, obj.GetName())
+	if getErr == nil {
+		if m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(old); err == nil {
+			if st, ok := m["status"]; ok {
+				u.Object["status"] = st
+			}
+		}
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+		return fmt.Errorf("executortest: mirroring %s: %w", obj.GetName(), err)
+	}
+	if getErr == nil {
+		return tracker.Update(gvr, typed, ns)
+	}
+	return tracker.Create(gvr, typed, ns)
+}
+
+// delete mirrors a delete into the typed fake and lets the dynamic fake
+// do the rest.
+func (f *Fake) delete(action clienttesting.Action) (bool, runtime.Object, error) {
+	da := action.(clienttesting.DeleteAction)
+	_ = f.Typed.Tracker().Delete(da.GetResource(), da.GetNamespace(), da.GetName())
+	return false, nil, nil
+}
+
+// Reject makes the apply of the named object of resource fail with err.
+func (f *Fake) Reject(resource, name string, err error) {
+	f.Dyn.PrependReactor("patch", resource, func(action clienttesting.Action) (bool, runtime.Object, error) {
+		if action.(clienttesting.PatchAction).GetName() == name {
+			return true, nil, err
+		}
+		return false, nil, nil
+	})
+}
+
+// Names lists "Kind namespace/name" of the objects of resource (e.g.
+// "deployments") in the dynamic fake.
+func (f *Fake) Names(gvr schema.GroupVersionResource) []string {
+	list, err := f.Dyn.Tracker().List(gvr, schema.GroupVersionKind{Group: gvr.Group, Version: gvr.Version, Kind: kindOf(gvr)}, "")
+	if err != nil {
+		panic(fmt.Sprintf("executortest: listing %v: %v", gvr, err))
+	}
+	var out []string
+	_ = meta.EachListItem(list, func(o runtime.Object) error {
+		m, _ := meta.Accessor(o)
+		out = append(out, fmt.Sprintf("%s/%s", m.GetNamespace(), m.GetName()))
+		return nil
+	})
+	return out
+}
+
+func kindOf(gvr schema.GroupVersionResource) string {
+	for _, k := range Kinds {
+		if p, _ := meta.UnsafeGuessKindToResource(k.GVK); p == gvr {
+			return k.GVK.Kind
+		}
+	}
+	return ""
+}
