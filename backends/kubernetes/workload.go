@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tychoctl/tycho/ast"
@@ -22,11 +23,11 @@ func (g *gen) service(s *ast.Service) {
 	for k, v := range g.networkLabels(s.Name) {
 		tmpl.Labels[k] = v
 	}
-	if ann := annotations(s); len(ann) > 0 {
+	if ann := g.annotations(s, true); len(ann) > 0 {
 		tmpl.Annotations = ann
 	}
 	meta := g.meta(name, s.Name)
-	if ann := annotations(s); len(ann) > 0 {
+	if ann := g.annotations(s, false); len(ann) > 0 {
 		if meta.Annotations == nil {
 			meta.Annotations = map[string]string{}
 		}
@@ -83,12 +84,20 @@ func usesClaims(s *ast.Service, sys *ast.System) bool {
 	return false
 }
 
-func annotations(s *ast.Service) map[string]string {
+// annotations are the service's labels as annotations; a key Kubernetes
+// cannot have is dropped with a diagnostic (once, from the first caller).
+func (g *gen) annotations(s *ast.Service, report bool) map[string]string {
 	if len(s.Annotations) == 0 {
 		return nil
 	}
 	m := make(map[string]string, len(s.Annotations))
 	for _, kv := range s.Annotations {
+		if errs := validation.IsQualifiedName(kv.Key); len(errs) > 0 {
+			if report {
+				g.diags.Warnf("annotation-key", kv.Pos, "services."+s.Name+".labels", "label %q is not a valid Kubernetes annotation key and is dropped: %s", kv.Key, strings.Join(errs, "; "))
+			}
+			continue
+		}
 		m[kv.Key] = kv.Value
 	}
 	return m
