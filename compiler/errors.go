@@ -28,7 +28,28 @@ var (
 // loadError turns a compose-go error into a diagnostic; names maps the
 // file names compose-go knows to those shown to the user.
 func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnostic {
-	msg := err.Error()
+	d := loadError1(err, m, names)
+	// one diagnostic, one line
+	d.Msg = strings.Join(strings.Fields(d.Msg), " ")
+	if d.Path != "" {
+		d.Msg = strings.TrimPrefix(strings.TrimPrefix(d.Msg, d.Path+": "), d.Path+" ")
+	}
+	d.Msg = strings.ReplaceAll(d.Msg, "must be a array", "must be an array")
+	d.Msg = strings.ReplaceAll(d.Msg, "must be a object", "must be an object")
+	if d.Msg == "false schema" && d.Path != "" {
+		d.Msg = "unknown key " + d.Path[strings.LastIndexByte(d.Path, '.')+1:]
+		d.Code = "unknown-key"
+	}
+	if strings.Contains(d.Msg, "interpolat") && d.Code == "compose-load" {
+		d.Code = "interpolation"
+	}
+	return d
+}
+
+var reFailedToParse = regexp.MustCompile(`failed to parse [^:]*: `)
+
+func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnostic {
+	msg := reFailedToParse.ReplaceAllString(err.Error(), "")
 	for abs, display := range names {
 		if abs != display && abs != "-" {
 			msg = strings.ReplaceAll(msg, abs, display)

@@ -251,7 +251,7 @@ func (lw *lowerer) volume(name string, v types.VolumeConfig) *ast.Volume {
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".driver_opts"), path+".driver_opts", "driver_opts are ignored: the volume becomes a PersistentVolumeClaim").Note("choose the storage with x-tycho.storageClass and x-tycho.size")
 	}
 	if len(v.Labels) > 0 {
-		lw.diags.Infof("volume-labels", lw.pos(path+".labels"), path+".labels", "volume labels become annotations of the claim")
+		lw.diags.Warnf("volume-labels", lw.pos(path+".labels"), path+".labels", "volume labels are ignored")
 	}
 	return vol
 }
@@ -264,7 +264,7 @@ func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data
 		if externalName == "" {
 			externalName = name
 		}
-		lw.diags.Infof("external-"+strings.TrimSuffix(kind, "s"), lw.pos(path), path, "%s %q is external: it must exist in the namespace before the system starts", strings.TrimSuffix(kind, "s"), externalName)
+		lw.diags.Infof("external-"+strings.TrimSuffix(kind, "s"), lw.pos(path), path, "%s %q is external: it must exist in the namespace before the system starts, with its content under the key %q", strings.TrimSuffix(kind, "s"), externalName, name)
 		return nil, true, externalName
 	case o.Environment != "":
 		v, ok := lw.l.Env[o.Environment]
@@ -280,10 +280,7 @@ func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data
 			// Secrets are often kept out of the repository: expect the
 			// object to exist in the cluster instead.
 			externalName = name
-			if o.Name != "" {
-				externalName = o.Name
-			}
-			lw.diags.Warnf("missing-file", lw.pos(path+".file"), path+".file", "cannot read %s (%v): the %s must exist in the namespace as %q before the system starts", displayPath(o.File, lw.l.WorkDir), errorText(err), strings.TrimSuffix(kind, "s"), externalName)
+			lw.diags.Warnf("missing-file", lw.pos(path+".file"), path+".file", "cannot read %s (%v): the %s must exist in the namespace as %q before the system starts, with its content under the key %q", displayPath(o.File, lw.l.WorkDir), errorText(err), strings.TrimSuffix(kind, "s"), externalName, name)
 			return nil, true, externalName
 		}
 		return b, false, ""
@@ -333,6 +330,15 @@ func (lw *lowerer) shared() {
 			if m.Kind == ast.MountVolume && !seen[m.Source] {
 				seen[m.Source] = true
 				users[m.Source] = append(users[m.Source], s.Name)
+			}
+		}
+	}
+	for _, s := range lw.sys.Services {
+		many := s.Lifecycle == ast.Global || (s.Replicas != nil && *s.Replicas > 1)
+		for _, m := range s.Mounts {
+			if v := lw.sys.Volume(m.Source); m.Kind == ast.MountVolume && many && v != nil && !v.ReadWriteMany && !v.External {
+				lw.diags.Warnf("shared-volume", m.Pos, "services."+s.Name+".volumes", "%s runs several replicas on the ReadWriteOnce volume %q: replicas on other nodes cannot mount it", s.Name, m.Source).
+					Note("set x-tycho: {accessMode: ReadWriteMany} on the volume if your storage class supports it")
 			}
 		}
 	}

@@ -115,8 +115,11 @@ func (lw *lowerer) service(s types.ServiceConfig) *ast.Service {
 	lw.misc(svc, s, path)
 	lw.serviceExt(svc, s, path)
 	if s.ContainerName != "" {
-		lw.diags.Infof("container-name", lw.pos(path+".container_name"), path+".container_name", "container_name %q is ignored: objects are named after the service %q", s.ContainerName, s.Name).
-			Note("other services reach it by the service name %q, as in compose", s.Name)
+		lw.diags.Infof("container-name", lw.pos(path+".container_name"), path+".container_name", "objects are named after the service %q; container_name %q stays a DNS name of it", s.Name, s.ContainerName)
+		if s.ContainerName != s.Name {
+			// compose resolves the container name on its networks too
+			svc.Aliases = append(svc.Aliases, ast.Alias{Name: s.ContainerName, Pos: lw.pos(path + ".container_name")})
+		}
 	}
 	return svc
 }
@@ -140,6 +143,10 @@ func configsOf(s types.ServiceConfig) []types.FileReferenceConfig {
 func (lw *lowerer) lifecycle(svc *ast.Service, s types.ServiceConfig, path string) {
 	restart := s.Restart
 	restartPath := path + ".restart"
+	if rp := deployRestart(s); rp != nil && rp.Condition == "" && rp.MaxAttempts != nil {
+		lw.diags.Warnf("restart-max-attempts", lw.pos(path+".deploy.restart_policy.max_attempts"), path+".deploy.restart_policy.max_attempts", "max_attempts without a condition (default: any) is ignored: a long-running service is restarted without limit").
+			Note("set condition: on-failure to run it as a Job with this many retries")
+	}
 	if s.Deploy != nil && s.Deploy.RestartPolicy != nil && s.Deploy.RestartPolicy.Condition != "" {
 		// deploy.restart_policy wins over restart, as in compose.
 		switch s.Deploy.RestartPolicy.Condition {
@@ -215,6 +222,13 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s types.ServiceConfig, path strin
 	}
 }
 
+func deployRestart(s types.ServiceConfig) *types.RestartPolicy {
+	if s.Deploy == nil {
+		return nil
+	}
+	return s.Deploy.RestartPolicy
+}
+
 func (lw *lowerer) image(svc *ast.Service, s types.ServiceConfig, path string) {
 	c := &svc.Container
 	c.Image = s.Image
@@ -277,6 +291,10 @@ func (lw *lowerer) container(svc *ast.Service, s types.ServiceConfig, path strin
 	}
 	c.WorkingDir = s.WorkingDir
 	c.Hostname = s.Hostname
+	if host, domain, ok := strings.Cut(s.Hostname, "."); ok {
+		c.Hostname = host
+		lw.diags.Infof("hostname-domain", lw.pos(path+".hostname"), path+".hostname", "hostname %q: the pod's hostname is %q; the domain %q comes from the cluster DNS", s.Hostname, host, domain)
+	}
 	c.TTY = s.Tty
 	c.Stdin = s.StdinOpen
 	if s.StopGracePeriod != nil {
@@ -365,10 +383,10 @@ func (lw *lowerer) environment(svc *ast.Service, s types.ServiceConfig, path str
 		vars, err := readEnvFile(ef.Path, lw.l.Env)
 		if err != nil {
 			if !bool(ef.Required) && isNotExist(err) {
-				lw.diags.Infof("env-file-missing", lw.pos(p), p, "optional env_file %s does not exist and is skipped", ef.Path)
+				lw.diags.Infof("env-file-missing", lw.pos(p), p, "optional env_file %s does not exist and is skipped", displayPath(ef.Path, lw.l.WorkDir))
 				continue
 			}
-			lw.diags.Errorf("env-file", lw.pos(p), p, "cannot read env_file: %v", err)
+			lw.diags.Errorf("env-file", lw.pos(p), p, "cannot read env_file %s: %v", displayPath(ef.Path, lw.l.WorkDir), errorText(err))
 			continue
 		}
 		f := ast.EnvFile{Name: fmt.Sprintf("%s-env-%d", s.Name, i), Path: ef.Path, Pos: lw.pos(p)}
@@ -469,6 +487,8 @@ func (lw *lowerer) networks(svc *ast.Service, s types.ServiceConfig, path string
 			Note("publish the ports instead if the service only needs to be reachable")
 	case s.NetworkMode == "none":
 		lw.diags.Warnf("network-mode-none", svc.NetworkModePos, path+".network_mode", "network_mode none: the service is cut off by network policy, but keeps a pod address")
+	case s.NetworkMode == "service:"+s.Name:
+		// reported by Check as network-mode-cycle
 	case strings.HasPrefix(s.NetworkMode, "service:"):
 		lw.diags.Warnf("network-mode-service", svc.NetworkModePos, path+".network_mode", "%s: the service runs in a pod of its own on the same networks as %s; they do not share localhost", s.NetworkMode, strings.TrimPrefix(s.NetworkMode, "service:"))
 	case strings.HasPrefix(s.NetworkMode, "container:"):

@@ -32,9 +32,14 @@ func (lw *lowerer) mounts(svc *ast.Service, s types.ServiceConfig, p string) {
 	for i, v := range s.Volumes {
 		vp := fmt.Sprintf("%s.volumes.%d", p, i)
 		pos := lw.pos(vp)
+		if v.Source == "" && len(v.Target) > 2 && v.Target[1] == ':' && v.Target[2] == '/' {
+			// compose-go reads "x:/data" as a Windows drive path; on
+			// Linux docker reads it as the volume x mounted at /data
+			v.Type, v.Source, v.Target = types.VolumeTypeVolume, v.Target[:1], v.Target[2:]
+		}
 		m := ast.Mount{Target: v.Target, ReadOnly: v.ReadOnly, Source: v.Source, Pos: pos}
 		if !path.IsAbs(v.Target) {
-			lw.diags.Warnf("mount-target", pos, vp, "mount target %q is not an absolute path: the mount is dropped", v.Target).Note("docker refuses it too; write an absolute container path")
+			lw.diags.Warnf("mount-target", pos, vp, "mount target %q is not an absolute path: the mount is dropped", v.Target).Note("write an absolute container path")
 			continue
 		}
 		switch v.Type {
@@ -100,7 +105,7 @@ func (lw *lowerer) bind(svc *ast.Service, m *ast.Mount, v types.ServiceVolumeCon
 		name := lw.bindVolumeName(svc.Name, i)
 		lw.sys.Volumes = append(lw.sys.Volumes, &ast.Volume{Name: name, Pos: m.Pos, Size: lw.opts.VolumeSize, StorageClass: lw.opts.StorageClass})
 		m.Source = name
-		lw.diags.Infof("bind-volume", m.Pos, vp, "bind mount of %s becomes the volume %q of the system", v.Source, name)
+		lw.diags.Infof("bind-volume", m.Pos, vp, "bind mount of %s becomes the volume %q of the system", displayPath(v.Source, lw.l.WorkDir), name)
 		return
 	}
 	kind, files, reason := bindContent(v.Source)
@@ -195,6 +200,9 @@ func (lw *lowerer) health(svc *ast.Service, s types.ServiceConfig, p string) {
 func (lw *lowerer) dependsOn(svc *ast.Service, s types.ServiceConfig, p string) {
 	for _, name := range sortedKeys(s.DependsOn) {
 		d := s.DependsOn[name]
+		if name == s.Name && !lw.m.Has(p+".depends_on."+name) {
+			continue // compose-go's implicit dependency of network_mode: service:<itself>
+		}
 		dp := p + ".depends_on." + name
 		cond := ast.Condition(d.Condition)
 		switch cond {

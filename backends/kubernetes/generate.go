@@ -425,8 +425,16 @@ func (g *gen) kubeServices(s *ast.Service) {
 			continue
 		}
 		seen[key] = true
-		pub.Spec.Ports = append(pub.Spec.Ports, corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Published), Port: int32(p.Published),
-			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol)})
+		sp := corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Published), Port: int32(p.Published),
+			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol)}
+		if pub.Spec.Type == corev1.ServiceTypeNodePort {
+			if p.Published >= 30000 && p.Published <= 32767 {
+				sp.NodePort = int32(p.Published)
+			} else {
+				g.diags.Infof("node-port", p.Pos, "services."+s.Name+".ports", "port %d is reached on the nodes at a node port the cluster picks (30000-32767), not at %d", p.Published, p.Published).Note("tycho status shows it")
+			}
+		}
+		pub.Spec.Ports = append(pub.Spec.Ports, sp)
 	}
 	uniquePortNames(pub.Spec.Ports)
 	g.add(pub)

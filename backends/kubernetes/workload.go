@@ -106,10 +106,9 @@ func (g *gen) annotations(s *ast.Service, report bool) map[string]string {
 // escapeDollar keeps "$(VAR)" literal: Kubernetes expands $(VAR) in
 // command, args and env values, compose does not.
 func escapeDollar(s string) string {
-	if !strings.Contains(s, "$(") {
-		return s
-	}
-	return strings.ReplaceAll(s, "$(", "$$(")
+	// Kubernetes reads "$$" as "$" and expands "$(VAR)": doubling every
+	// "$" keeps the string as compose gave it.
+	return strings.ReplaceAll(s, "$", "$$")
 }
 
 func escapeAll(in []string) []string {
@@ -377,56 +376,24 @@ func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Containe
 		// one volume per mount: the same secret may be mounted under two
 		// file names
 		vn := DNSLabel(fmt.Sprintf("secret-%d-%s", i, n), 63)
+		// an external secret is expected to hold its content under the
+		// key of the compose name too (docs/mapping.md)
 		src := &corev1.SecretVolumeSource{SecretName: n, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
-		if g.isExternalSecret(r.Name) {
-			src.Items = nil
-		}
 		addVol(corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{Secret: src}})
-		vm := corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true}
-		if src.Items != nil {
-			vm.SubPath = path.Base(r.Target)
-		} else {
-			vm.MountPath = path.Dir(r.Target) + "/" + path.Base(r.Target)
-		}
-		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true, SubPath: path.Base(r.Target)})
 	}
 	for i, r := range s.Configs {
 		n := g.configName[r.Name]
 		vn := DNSLabel(fmt.Sprintf("config-%d-%s", i, n), 63)
 		src := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
-		if g.isExternalConfig(r.Name) {
-			src.Items = nil
-		}
 		addVol(corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{ConfigMap: src}})
-		vm := corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true}
-		if src.Items != nil {
-			vm.SubPath = path.Base(r.Target)
-		}
-		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true, SubPath: path.Base(r.Target)})
 	}
 	if s.ShmSize > 0 {
 		n := addVol(corev1.Volume{Name: "dshm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium: corev1.StorageMediumMemory, SizeLimit: resource.NewQuantity(s.ShmSize, resource.BinarySI)}}})
 		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: n, MountPath: "/dev/shm"})
 	}
-}
-
-func (g *gen) isExternalSecret(name string) bool {
-	for _, s := range g.sys.Secrets {
-		if s.Name == name {
-			return s.External
-		}
-	}
-	return false
-}
-
-func (g *gen) isExternalConfig(name string) bool {
-	for _, c := range g.sys.Configs {
-		if c.Name == name {
-			return c.External
-		}
-	}
-	return false
 }
 
 // populate copies the image's content at the mount path into the volume
