@@ -23,6 +23,7 @@ var (
 	reQuotedSvc   = regexp.MustCompile(`service "([^"]+)"`)
 	reAdditional  = regexp.MustCompile(`[Aa]dditional propert(?:y|ies) '?([A-Za-z0-9_\-]+)'? (?:is|are) not allowed`)
 	reRequiredVar = regexp.MustCompile(`required variable (\S+) is missing a value`)
+	reDuplicate   = regexp.MustCompile(`line (\d+): mapping key "([^"]+)" already defined at line (\d+)`)
 )
 
 // loadError turns a compose-go error into a diagnostic; names maps the
@@ -79,6 +80,15 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 			d.Notes = append(d.Notes, "set "+rv[1]+" in the environment, in .env or with --env-file")
 		}
 		return d
+	case reDuplicate.MatchString(msg):
+		sm := reDuplicate.FindStringSubmatch(msg)
+		d.Code = "yaml-duplicate-key"
+		d.Pos.Line, _ = strconv.Atoi(sm[1])
+		d.Msg = "mapping key " + strconv.Quote(sm[2]) + " already defined at line " + sm[3]
+		if f := m.File(d.Pos.File); f != nil {
+			d.Pos.Col = f.Column(d.Pos.Line, sm[2])
+		}
+		return d
 	case reYAMLLine.MatchString(msg) || reYAMLLine2.MatchString(msg):
 		sm := reYAMLLine.FindStringSubmatch(msg)
 		if sm == nil {
@@ -89,6 +99,8 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		d.Pos.Line = line
 		if len(sm) > 2 && sm[2] != "" {
 			d.Pos.Col, _ = strconv.Atoi(sm[2])
+		} else if f := m.File(d.Pos.File); f != nil {
+			d.Pos.Col = f.Column(line, "")
 		}
 		if file != "" {
 			d.Msg = strings.TrimSpace(strings.ReplaceAll(msg, file, ""))

@@ -118,24 +118,28 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 	}
 
 	details := types.ConfigDetails{WorkingDir: workDir, ConfigFiles: cfgs, Environment: env}
-	project, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		switch {
-		case opts.ProjectName != "":
-			o.SetProjectName(opts.ProjectName, true)
-		case env["COMPOSE_PROJECT_NAME"] != "":
-			o.SetProjectName(env["COMPOSE_PROJECT_NAME"], true)
-		default:
-			o.SetProjectName(loader.NormalizeProjectName(filepath.Base(workDir)), false)
-		}
-		o.Profiles = profiles
-		// Tycho checks references and cycles itself, in linear time and
-		// with positions (see check.go).
-		o.SkipConsistencyCheck = true
-		// env_file becomes a ConfigMap of its own, so compose-go must
-		// not fold it into environment.
-		o.SkipResolveEnvironment = true
-		o.MaxNodeVisits = maxNodeVisits
+	var project *types.Project
+	logs := captureLogs(func() {
+		project, err = loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+			switch {
+			case opts.ProjectName != "":
+				o.SetProjectName(opts.ProjectName, true)
+			case env["COMPOSE_PROJECT_NAME"] != "":
+				o.SetProjectName(env["COMPOSE_PROJECT_NAME"], true)
+			default:
+				o.SetProjectName(loader.NormalizeProjectName(filepath.Base(workDir)), false)
+			}
+			o.Profiles = profiles
+			// Tycho checks references and cycles itself, in linear time and
+			// with positions (see check.go).
+			o.SkipConsistencyCheck = true
+			// env_file becomes a ConfigMap of its own, so compose-go must
+			// not fold it into environment.
+			o.SkipResolveEnvironment = true
+			o.MaxNodeVisits = maxNodeVisits
+		})
 	})
+	diags = append(diags, logDiagnostics(logs, m)...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,6 +101,17 @@ func (lw *lowerer) service(s types.ServiceConfig) *ast.Service {
 	path := "services." + s.Name
 	svc := &ast.Service{Name: s.Name, Pos: lw.pos(path)}
 	lw.unsupportedFields(path, s, serviceKeys)
+	// compose-go's consistency checks that Check does not cover (Tycho
+	// skips compose-go's quadratic pass)
+	for _, name := range sortedKeys(s.Models) {
+		if _, ok := lw.l.Project.Models[name]; !ok {
+			mp := path + ".models." + name
+			lw.diags.Errorf("undefined-model", lw.pos(mp), mp, "service %q refers to undefined model %q", s.Name, name)
+		}
+	}
+	if s.Build != nil && s.Platform != "" && len(s.Build.Platforms) > 0 && !slices.Contains(s.Build.Platforms, s.Platform) {
+		lw.diags.Errorf("build-platform", lw.pos(path+".build.platforms"), path+".build.platforms", "build.platforms must include the service's platform %q", s.Platform)
+	}
 	lw.lifecycle(svc, s, path)
 	lw.image(svc, s, path)
 	lw.container(svc, s, path)
@@ -249,8 +261,7 @@ func (lw *lowerer) image(svc *ast.Service, s types.ServiceConfig, path string) {
 			lw.diags.Infof("build-image", lw.pos(path+".build"), path+".build", "build is ignored: the service runs image %q, which must be pushed to a registry the cluster can pull from", s.Image)
 		}
 	} else if s.Image == "" {
-		c.Image = s.Name
-		lw.diags.Warnf("missing-image", lw.pos(path), path, "service %q has neither image nor build: it runs image %q", s.Name, s.Name).Note("docker compose refuses to start it; set image:")
+		lw.diags.Errorf("missing-image", lw.pos(path), path, "service %q has neither image nor build", s.Name).Note("docker compose refuses to start it too; set image:")
 	}
 	switch pp := s.PullPolicy; {
 	case pp == "":

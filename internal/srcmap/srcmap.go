@@ -11,7 +11,8 @@ import (
 
 // Index maps the key paths of one file to their positions.
 type Index struct {
-	File   string
+	File    string
+	content []byte
 	pos    map[string]ast.Pos
 	visits int
 	budget int
@@ -20,7 +21,7 @@ type Index struct {
 // Parse indexes content, the bytes of file. A file that is not valid YAML
 // yields an index that knows only the file (the loader reports the error).
 func Parse(file string, content []byte) *Index {
-	idx := &Index{File: file, pos: map[string]ast.Pos{}, budget: budget(content)}
+	idx := &Index{File: file, content: content, pos: map[string]ast.Pos{}, budget: budget(content)}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
 		return idx
@@ -147,4 +148,57 @@ func parent(p string) string {
 		return ""
 	}
 	return p[:i]
+}
+
+// Column returns the 1-based column of the first occurrence of word on
+// line (1-based) of the file, else of its first non-blank character, else
+// 0.
+func (x *Index) Column(line int, word string) int {
+	lines := strings.Split(string(x.content), "\n")
+	if line < 1 || line > len(lines) {
+		return 0
+	}
+	l := lines[line-1]
+	if word != "" {
+		if i := strings.Index(l, word); i >= 0 {
+			return i + 1
+		}
+	}
+	if i := strings.IndexFunc(l, func(r rune) bool { return r != ' ' && r != '\t' }); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// File returns the index of the file named name, or nil.
+func (m *Map) File(name string) *Index {
+	if m == nil {
+		return nil
+	}
+	for _, f := range m.Files {
+		if f.File == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// Find returns the position of the first of words found in the files (the
+// last file first, as Lookup), else the first file.
+func (m *Map) Find(words ...string) ast.Pos {
+	if m == nil || len(m.Files) == 0 {
+		return ast.Pos{}
+	}
+	for _, w := range words {
+		for i := len(m.Files) - 1; i >= 0; i-- {
+			f := m.Files[i]
+			if j := strings.Index(string(f.content), w); j >= 0 {
+				before := f.content[:j]
+				line := strings.Count(string(before), "\n") + 1
+				col := j - strings.LastIndexByte(string(before), '\n')
+				return ast.Pos{File: f.File, Line: line, Col: col}
+			}
+		}
+	}
+	return ast.Pos{File: m.Files[0].File}
 }
