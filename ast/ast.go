@@ -1,6 +1,7 @@
 package ast
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,34 +36,29 @@ type System struct {
 	Policy Policy
 }
 
-// Service returns the service called name, or nil.
+// Service returns the service called name, or nil. Services are sorted by
+// name, so this is a binary search.
 func (s *System) Service(name string) *Service {
-	for _, svc := range s.Services {
-		if svc.Name == name {
-			return svc
-		}
-	}
-	return nil
+	return find(s.Services, name, func(v *Service) string { return v.Name })
 }
 
-// Volume returns the volume called name, or nil.
+// Volume returns the volume called name, or nil (Volumes sorted by name).
 func (s *System) Volume(name string) *Volume {
-	for _, v := range s.Volumes {
-		if v.Name == name {
-			return v
-		}
-	}
-	return nil
+	return find(s.Volumes, name, func(v *Volume) string { return v.Name })
 }
 
-// Network returns the network called name, or nil.
+// Network returns the network called name, or nil (Networks sorted by
+// name).
 func (s *System) Network(name string) *Network {
-	for _, n := range s.Networks {
-		if n.Name == name {
-			return n
-		}
+	return find(s.Networks, name, func(v *Network) string { return v.Name })
+}
+
+func find[T any](list []*T, name string, key func(*T) string) *T {
+	i, ok := slices.BinarySearchFunc(list, name, func(v *T, n string) int { return strings.Compare(key(v), n) })
+	if !ok {
+		return nil
 	}
-	return nil
+	return list[i]
 }
 
 // KV is a key and a value, used where order must be stable.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,6 +115,8 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 	if len(p.Jobs) > 0 {
 		lw.diags.Warnf("unsupported-key", lw.m.Lookup("jobs"), "jobs", "jobs are not supported and are ignored")
 	}
+	// bind mounts made volumes of their own: keep the list sorted
+	slices.SortFunc(lw.sys.Volumes, func(a, b *ast.Volume) int { return strings.Compare(a.Name, b.Name) })
 	lw.shared()
 	return lw.sys, lw.diags
 }

@@ -126,10 +126,20 @@ func (lw *lowerer) bind(svc *ast.Service, m *ast.Mount, v types.ServiceVolumeCon
 
 func (lw *lowerer) bindVolumeName(service string, i int) string {
 	n := fmt.Sprintf("%s-bind-%d", service, i)
-	for lw.sys.Volume(n) != nil {
+	for lw.volumeNamed(n) {
 		n += "x"
 	}
 	return n
+}
+
+// volumeNamed is a linear search: the list is not sorted while lowering.
+func (lw *lowerer) volumeNamed(n string) bool {
+	for _, v := range lw.sys.Volumes {
+		if v.Name == n {
+			return true
+		}
+	}
+	return false
 }
 
 func displayPath(p, workDir string) string {

@@ -57,20 +57,25 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 	}
 	np := &ast.NetworkPolicy{}
 	for _, s := range sys.Services {
-		peers := peersOf(s.Name, nets, members)
+		// peers: the services on s's networks (s included); only whether
+		// there are any, or others, matters here
+		peers := 0
+		for _, n := range nets[s.Name] {
+			peers = max(peers, len(members[n]))
+		}
 		own := append([]string{}, nets[s.Name]...)
 		sort.Strings(own)
 		// peers are selected by network membership, so the policies stay
 		// linear in the size of the system
 		r := ast.ServiceRules{Service: s.Name, Networks: own, Ingress: []ast.Flow{}}
-		if len(peers) > 0 {
+		if peers > 0 {
 			f := ast.Flow{Peer: ast.Peer{Networks: own}}
 			if strict {
 				f.Ports = declared(s, false)
 			}
 			if !strict || len(f.Ports) > 0 {
 				r.Ingress = append(r.Ingress, f)
-			} else if len(peers) > 1 {
+			} else if peers > 1 {
 				diags.Warnf("strict-no-ports", s.Pos, "services."+s.Name, "%s declares no ports or expose: with --network-policy strict no other service may reach it", s.Name).Note("add expose: with the ports it listens on")
 			}
 		}
@@ -94,7 +99,7 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 		if onlyInternal || s.Egress != nil || isolated {
 			r.EgressRestricted = true
 			r.Egress = []ast.Flow{{Peer: ast.Peer{ClusterDNS: true}, Ports: []ast.PortRange{{Port: 53, Protocol: ast.UDP}, {Port: 53, Protocol: ast.TCP}}}}
-			if len(peers) > 0 {
+			if peers > 0 {
 				r.Egress = append(r.Egress, ast.Flow{Peer: ast.Peer{Networks: own}})
 			}
 			if (onlyInternal || isolated) && len(s.Egress) > 0 {
@@ -117,23 +122,6 @@ func attached(s *ast.Service) []string {
 	for _, n := range s.Networks {
 		out = append(out, n.Network)
 	}
-	return out
-}
-
-// peersOf lists the services that share a network with name (itself
-// included: replicas reach each other), sorted.
-func peersOf(name string, nets, members map[string][]string) []string {
-	seen := map[string]bool{}
-	for _, n := range nets[name] {
-		for _, m := range members[n] {
-			seen[m] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for m := range seen {
-		out = append(out, m)
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -70,32 +70,32 @@ func TestNetworkReachability(t *testing.T) {
 	}{
 		{
 			name: "shared default network, undeclared port",
-			sys:  &ast.System{Services: []*ast.Service{svc("web", "default"), svc("db", "default")}},
+			sys:  &ast.System{Services: []*ast.Service{svc("db", "default"), svc("web", "default")}},
 			port: 5432,
 			want: map[[2]string]bool{{"web", "db"}: true, {"db", "web"}: true},
 		},
 		{
 			name: "no shared network",
-			sys: &ast.System{Services: []*ast.Service{svc("web", "front"), svc("db", "back")},
-				Networks: []*ast.Network{{Name: "front"}, {Name: "back"}}},
+			sys: &ast.System{Services: []*ast.Service{svc("db", "back"), svc("web", "front")},
+				Networks: []*ast.Network{{Name: "back"}, {Name: "front"}}},
 			port: 5432,
 			want: map[[2]string]bool{{"web", "db"}: false, {"db", "web"}: false},
 		},
 		{
 			name: "strict allows only declared ports",
-			sys: &ast.System{Services: []*ast.Service{svc("web", "default"),
+			sys: &ast.System{Services: []*ast.Service{
 				func() *ast.Service {
 					s := svc("db", "default")
 					s.Ports = []ast.Port{{Target: 5432, Protocol: ast.TCP, Exposed: true}}
 					return s
-				}()}},
+				}(), svc("web", "default")}},
 			mode: "strict",
 			port: 5432,
 			want: map[[2]string]bool{{"web", "db"}: true, {"db", "web"}: false},
 		},
 		{
 			name: "network_mode service shares the networks",
-			sys: &ast.System{Services: []*ast.Service{svc("vpn", "back"), func() *ast.Service { s := svc("app"); s.NetworkMode = "service:vpn"; return s }(), svc("db", "back")},
+			sys: &ast.System{Services: []*ast.Service{func() *ast.Service { s := svc("app"); s.NetworkMode = "service:vpn"; return s }(), svc("db", "back"), svc("vpn", "back")}, // sorted by name, as the AST is
 				Networks: []*ast.Network{{Name: "back"}}},
 			port: 5432,
 			want: map[[2]string]bool{{"app", "db"}: true, {"db", "app"}: true},
