@@ -66,6 +66,7 @@ on a cluster tracked by a GUID.`,
 	root.AddCommand(NewCompileCommand(streams, deps))
 	root.AddCommand(NewVersionCommand(streams))
 	root.AddCommand(NewUpCommand(streams, deps), NewStatusCommand(streams, deps), NewDownCommand(streams, deps))
+	root.AddCommand(NewAPICommand(streams, deps))
 	return root
 }
 

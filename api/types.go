@@ -1,0 +1,281 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Envelope statuses.
+const (
+	StatusSuccess = "success"
+	StatusError   = "error"
+)
+
+// Envelope wraps every response of the API.
+type Envelope struct {
+	// Status is StatusSuccess or StatusError.
+	Status string `json:"status"`
+	// Result is the call's result, or an ErrorResult.
+	Result json.RawMessage `json:"result"`
+	// Message says what happened, in words.
+	Message string `json:"message"`
+}
+
+// StartRequest is the body of POST /system/start and POST /v1/systems.
+type StartRequest struct {
+	// Name is the system's name (the compose project name).
+	Name string `json:"name"`
+	// Env holds the interpolation variables of the compose document, as a
+	// .env file beside it would: ${VAR}, ${VAR:-default} and the like are
+	// replaced by them. The server's own environment is never used.
+	Env map[string]string `json:"env,omitempty"`
+	// System is the compose document: a JSON object (the compose file as
+	// JSON, as the original Tycho took it) or a JSON string holding the
+	// compose file's YAML text, whose diagnostics then point at its lines.
+	System json.RawMessage `json:"system"`
+	// Services gives, per compose service, the port that clients reach
+	// and the CIDRs they come from.
+	Services map[string]Service `json:"services,omitempty"`
+	// Principal is the caller's identity, a JSON object (or a string
+	// holding one) with a "username"; the username labels the system's
+	// objects. Tokens in it are ignored and never stored.
+	Principal json.RawMessage `json:"principal,omitempty"`
+	// ServiceAccount is the service account the services run as; it must
+	// exist in the system's namespace. Empty or "default" changes nothing.
+	ServiceAccount string `json:"serviceaccount,omitempty"`
+	// Wait makes the call return only when every workload is ready (or
+	// the server's start timeout passed, and the system was rolled back).
+	Wait bool `json:"wait,omitempty"`
+}
+
+// YAMLSystem returns the System of a StartRequest that sends the compose
+// file's YAML text as it is.
+func YAMLSystem(text string) json.RawMessage {
+	b, _ := json.Marshal(text) // a string always marshals
+	return b
+}
+
+// Service is the metadata of one compose service in a StartRequest.
+type Service struct {
+	// Port is the container port that clients reach. When the compose
+	// service publishes no ports, it is published.
+	Port Port `json:"port,omitempty"`
+	// Clients are the IP addresses or CIDRs allowed to reach the
+	// service's published ports; empty means anyone.
+	Clients []string `json:"clients,omitempty"`
+}
+
+// Port is a port number. It reads a JSON number or a string of digits (the
+// original clients sent both) and writes a number.
+type Port int
+
+// UnmarshalJSON reads a number or a string of digits.
+func (p *Port) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("port %q is not a number", s)
+		}
+		*p = Port(n)
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*p = Port(n)
+	return nil
+}
+
+// StartResult is the result of a start.
+type StartResult struct {
+	// Name is "<system>-<guid>", as the original Tycho named systems.
+	Name string `json:"name"`
+	// SID is the system's GUID.
+	SID string `json:"sid"`
+	// System is the system's (normalised) name.
+	System string `json:"system"`
+	// Namespace holds the system's objects.
+	Namespace string `json:"namespace"`
+	// Containers maps each service with a published port to its first
+	// address.
+	Containers map[string]Container `json:"containers"`
+	// Endpoints are all the addresses of the published ports.
+	Endpoints []Endpoint `json:"endpoints"`
+	// Ready is true when every workload is ready (as it was when the
+	// call returned: with Wait, it is).
+	Ready bool `json:"ready"`
+	// Diagnostics are the compiler's warnings and notes about the system.
+	Diagnostics []Diagnostic `json:"diagnostics"`
+}
+
+// Container is the address of a service in a StartResult.
+type Container struct {
+	IPAddress string `json:"ip_address"`
+	Port      int32  `json:"port"`
+}
+
+// Endpoint is the address of one published port: a load balancer's, else
+// a node's address and node port, else the cluster IP.
+type Endpoint struct {
+	Service   string `json:"service"`
+	IPAddress string `json:"ip_address"`
+	Port      int32  `json:"port"`
+	Protocol  string `json:"protocol"`
+}
+
+// StatusRequest is the body of POST /system/status.
+type StatusRequest struct {
+	// Name is the GUID of the system to report; nil or empty reports all.
+	Name *string `json:"name,omitempty"`
+}
+
+// SystemStatus is the state of one running system.
+type SystemStatus struct {
+	// Name is "<system>-<guid>".
+	Name string `json:"name"`
+	// SID is the system's GUID.
+	SID string `json:"sid"`
+	// System is the system's name.
+	System    string `json:"system"`
+	Namespace string `json:"namespace"`
+	// IPAddress and Port are those of the first endpoint, "" when the
+	// system publishes nothing (the original Tycho's row).
+	IPAddress string `json:"ip_address"`
+	Port      string `json:"port"`
+	// CreationTime is when the system started, UTC, "MM-DD-YYYY HH:MM:SS".
+	CreationTime string `json:"creation_time"`
+	// Created is the same time in RFC 3339.
+	Created string `json:"created"`
+	// IsReady is true when every workload of the system is ready.
+	IsReady bool `json:"is_ready"`
+	// Ready counts the ready workloads, Total all of them.
+	Ready int `json:"ready"`
+	Total int `json:"total"`
+	// Services are the workloads, sorted by name.
+	Services []ServiceState `json:"services"`
+	// Endpoints are the addresses of the published ports.
+	Endpoints []Endpoint `json:"endpoints"`
+}
+
+// ServiceState is the state of one workload.
+type ServiceState struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Ready bool   `json:"ready"`
+	// State says how far it is, e.g. "1/1 available".
+	State string `json:"state"`
+}
+
+// DeleteRequest is the body of POST /system/delete.
+type DeleteRequest struct {
+	// Name is the GUID of the system.
+	Name string `json:"name"`
+	// Volumes deletes the system's volumes too (the default, as the
+	// original Tycho did).
+	Volumes *bool `json:"volumes,omitempty"`
+	// Wait waits until every object is gone (the default).
+	Wait *bool `json:"wait,omitempty"`
+}
+
+// DeleteResult is the result of a delete.
+type DeleteResult struct {
+	// SID is the deleted system's GUID.
+	SID string `json:"sid"`
+	// Deleted counts the objects deleted.
+	Deleted int `json:"deleted"`
+}
+
+// ModifyRequest is the body of POST /system/modify.
+type ModifyRequest struct {
+	// GUID is the system's, under the original key "tycho-guid".
+	GUID string `json:"tycho-guid"`
+	SystemPatch
+}
+
+// SystemPatch changes a running system: the body of PATCH
+// /v1/systems/{guid}.
+type SystemPatch struct {
+	// Labels are added to the pods of every workload.
+	Labels map[string]string `json:"labels,omitempty"`
+	// CPU and Memory become the limits and requests of every container,
+	// as Kubernetes quantities ("500m", "1", "512Mi").
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// ModifyResult is the result of a modify.
+type ModifyResult struct {
+	Patches []Patch `json:"patches"`
+}
+
+// Patch is the strategic merge patch applied to one workload.
+type Patch struct {
+	Kind      string          `json:"kind"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Patch     json.RawMessage `json:"patch"`
+}
+
+// ErrorResult is the result of a failed call.
+type ErrorResult struct {
+	// Error says what went wrong.
+	Error string `json:"error"`
+	// Field is the request field at fault, as a dotted path
+	// ("services.web.port"), when one is.
+	Field string `json:"field,omitempty"`
+	// Diagnostics are the compiler's findings when the compose document
+	// did not compile, errors first by position.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+	// RequestID identifies the request in the server's log.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Diagnostic is one finding of the compiler about the compose document.
+type Diagnostic struct {
+	// Severity is "error", "warning" or "info".
+	Severity string `json:"severity"`
+	// Code is a stable identifier, e.g. "unsupported-key".
+	Code string `json:"code"`
+	// Path is the compose key, e.g. "services.web.ports.0".
+	Path string `json:"path,omitempty"`
+	// File, Line and Col locate it: File is "system.json" for a document
+	// sent as an object (lines of it indented by two spaces), or
+	// "compose.yaml" for one sent as YAML text.
+	File    string   `json:"file,omitempty"`
+	Line    int      `json:"line,omitempty"`
+	Col     int      `json:"col,omitempty"`
+	Message string   `json:"message"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// String formats d as the CLI does: file:line:col: severity: path: message
+// [code].
+func (d Diagnostic) String() string {
+	pos := d.File
+	if pos == "" {
+		pos = "-"
+	}
+	if d.Line > 0 {
+		pos += ":" + strconv.Itoa(d.Line)
+		if d.Col > 0 {
+			pos += ":" + strconv.Itoa(d.Col)
+		}
+	}
+	s := pos + ": " + d.Severity + ": "
+	if d.Path != "" {
+		s += d.Path + ": "
+	}
+	s += d.Message
+	if d.Code != "" {
+		s += " [" + d.Code + "]"
+	}
+	return s
+}

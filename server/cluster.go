@@ -1,0 +1,214 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/tychoctl/tycho/backends/kubernetes"
+	"github.com/tychoctl/tycho/executor"
+)
+
+// Cluster is the Systems of a real cluster, over package executor.
+type Cluster struct {
+	// Client reaches the cluster.
+	Client *executor.Client
+	// PollInterval is the period of the executor's checks (0: its
+	// default).
+	PollInterval time.Duration
+}
+
+// NewCluster returns the Systems of the cluster that c reaches.
+func NewCluster(c *executor.Client) *Cluster { return &Cluster{Client: c} }
+
+// FieldManager is the field manager of the patches of Modify.
+const FieldManager = "tycho-api"
+
+// Start runs executor.Up in the system's own namespace.
+func (c *Cluster) Start(ctx context.Context, spec StartSpec) (*executor.System, error) {
+	return executor.Up(ctx, c.Client, executor.UpOptions{
+		System:          spec.System,
+		SecurityLevel:   spec.SecurityLevel,
+		Objects:         spec.Objects,
+		GUID:            spec.GUID,
+		Namespace:       spec.Namespace,
+		CreateNamespace: true,
+		Wait:            spec.Wait,
+		Timeout:         spec.Timeout,
+		PollInterval:    c.PollInterval,
+	})
+}
+
+// Status runs executor.Status in every namespace.
+func (c *Cluster) Status(ctx context.Context, guid string) ([]executor.System, error) {
+	return executor.Status(ctx, c.Client, executor.StatusOptions{GUID: guid})
+}
+
+// Delete runs executor.Down for one GUID, if a system that Tycho started
+// (labelled executor=tycho) has it.
+func (c *Cluster) Delete(ctx context.Context, guid string, opts DeleteOptions) (int, error) {
+	systems, err := c.Status(ctx, guid)
+	if err != nil {
+		return 0, err
+	}
+	if len(systems) == 0 {
+		return 0, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	}
+	results, err := executor.Down(ctx, c.Client, []string{guid}, executor.DownOptions{
+		Volumes:      opts.Volumes,
+		Wait:         opts.Wait,
+		Timeout:      opts.Timeout,
+		PollInterval: c.PollInterval,
+	})
+	if len(results) == 1 {
+		r := results[0]
+		if errors.Is(r.Err, executor.ErrNotFound) {
+			return 0, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		}
+		return r.Deleted, r.Err
+	}
+	return 0, err
+}
+
+// Ready asks the API server for its version.
+func (c *Cluster) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	// ServerVersion takes no context: a raw GET of /version does
+	err := c.Client.Kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+	if err != nil {
+		return fmt.Errorf("the cluster's API server does not answer: %w", err)
+	}
+	return nil
+}
+
+// workloadPatch is the strategic merge patch of one workload.
+type workloadPatch struct {
+	kind, namespace, name string
+	patch                 []byte
+	apply                 func(ctx context.Context, dryRun bool) error
+}
+
+// Modify patches the Deployments and DaemonSets of a system (Jobs' pod
+// templates cannot change): the labels of their pod templates, and the
+// limits and requests of every container. Every patch is dry-run first,
+// so that either all workloads change or none does.
+func (c *Cluster) Modify(ctx context.Context, guid string, m Modification) ([]Patch, error) {
+	sel := metav1.ListOptions{LabelSelector: kubernetes.LabelExecutor + "=tycho," + kubernetes.LabelGUID + "=" + guid}
+	var ps []workloadPatch
+	deps, err := c.Client.Kube.AppsV1().Deployments("").List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	for _, d := range deps.Items {
+		names := make([]string, len(d.Spec.Template.Spec.Containers))
+		for i, ct := range d.Spec.Template.Spec.Containers {
+			names[i] = ct.Name
+		}
+		p, err := podTemplatePatch(m, names)
+		if err != nil {
+			return nil, err
+		}
+		ns, name := d.Namespace, d.Name
+		ps = append(ps, workloadPatch{kind: "Deployment", namespace: ns, name: name, patch: p,
+			apply: func(ctx context.Context, dryRun bool) error {
+				_, err := c.Client.Kube.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, p, patchOptions(dryRun))
+				return err
+			}})
+	}
+	dss, err := c.Client.Kube.AppsV1().DaemonSets("").List(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("listing DaemonSets: %w", err)
+	}
+	for _, d := range dss.Items {
+		names := make([]string, len(d.Spec.Template.Spec.Containers))
+		for i, ct := range d.Spec.Template.Spec.Containers {
+			names[i] = ct.Name
+		}
+		p, err := podTemplatePatch(m, names)
+		if err != nil {
+			return nil, err
+		}
+		ns, name := d.Namespace, d.Name
+		ps = append(ps, workloadPatch{kind: "DaemonSet", namespace: ns, name: name, patch: p,
+			apply: func(ctx context.Context, dryRun bool) error {
+				_, err := c.Client.Kube.AppsV1().DaemonSets(ns).Patch(ctx, name, types.StrategicMergePatchType, p, patchOptions(dryRun))
+				return err
+			}})
+	}
+	if len(ps) == 0 {
+		// a system of Jobs only, or none: tell them apart
+		systems, err := c.Status(ctx, guid)
+		if err != nil {
+			return nil, err
+		}
+		if len(systems) == 0 {
+			return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		}
+		return []Patch{}, nil
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].namespace != ps[j].namespace {
+			return ps[i].namespace < ps[j].namespace
+		}
+		if ps[i].kind != ps[j].kind {
+			return ps[i].kind < ps[j].kind
+		}
+		return ps[i].name < ps[j].name
+	})
+	for _, dry := range []bool{true, false} {
+		for _, p := range ps {
+			if err := p.apply(ctx, dry); err != nil {
+				err = fmt.Errorf("patching %s %s/%s: %w", p.kind, p.namespace, p.name, err)
+				if dry && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)) {
+					return nil, &InvalidError{Err: err}
+				}
+				return nil, err
+			}
+		}
+	}
+	out := make([]Patch, len(ps))
+	for i, p := range ps {
+		out[i] = Patch{Kind: p.kind, Namespace: p.namespace, Name: p.name, Patch: p.patch}
+	}
+	return out, nil
+}
+
+func patchOptions(dryRun bool) metav1.PatchOptions {
+	o := metav1.PatchOptions{FieldManager: FieldManager, FieldValidation: metav1.FieldValidationStrict}
+	if dryRun {
+		o.DryRun = []string{metav1.DryRunAll}
+	}
+	return o
+}
+
+// podTemplatePatch is the strategic merge patch of a pod template with
+// the containers named.
+func podTemplatePatch(m Modification, containers []string) ([]byte, error) {
+	tmpl := map[string]any{}
+	if len(m.Labels) > 0 {
+		tmpl["metadata"] = map[string]any{"labels": m.Labels}
+	}
+	if m.CPU != "" || m.Memory != "" {
+		res := map[string]string{}
+		if m.CPU != "" {
+			res["cpu"] = m.CPU
+		}
+		if m.Memory != "" {
+			res["memory"] = m.Memory
+		}
+		cs := make([]map[string]any, len(containers))
+		for i, n := range containers {
+			cs[i] = map[string]any{"name": n, "resources": map[string]any{"limits": res, "requests": res}}
+		}
+		tmpl["spec"] = map[string]any{"containers": cs}
+	}
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
+}

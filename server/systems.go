@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tychoctl/tycho/backends/kubernetes"
+	"github.com/tychoctl/tycho/executor"
+)
+
+// Systems is the cluster side of the API: it starts, reports, deletes and
+// modifies compiled systems. NewCluster implements it over the executor.
+// Every method touches only objects that Tycho started (labelled
+// executor=tycho and tycho-guid).
+type Systems interface {
+	// Start applies a compiled system in a namespace of its own.
+	Start(ctx context.Context, spec StartSpec) (*executor.System, error)
+	// Status reports the system of guid, or all systems when guid is "".
+	// An unknown GUID is an empty list, not an error.
+	Status(ctx context.Context, guid string) ([]executor.System, error)
+	// Delete removes a system and returns the number of objects deleted;
+	// an unknown GUID is ErrNotFound.
+	Delete(ctx context.Context, guid string, opts DeleteOptions) (int, error)
+	// Modify patches the workloads of a running system; an unknown GUID
+	// is ErrNotFound.
+	Modify(ctx context.Context, guid string, m Modification) ([]Patch, error)
+	// Ready reports whether the cluster answers.
+	Ready(ctx context.Context) error
+}
+
+// StartSpec is a compiled system to start.
+type StartSpec struct {
+	// System is the system's name, GUID its GUID.
+	System string
+	GUID   string
+	// Namespace is the system's own namespace, which Start creates.
+	Namespace string
+	// SecurityLevel is the Pod Security level that the namespace enforces.
+	SecurityLevel string
+	// Objects are the compiled objects, in apply order.
+	Objects []kubernetes.Object
+	// Wait waits until every workload is ready, at most Timeout; a system
+	// that is not ready then is rolled back.
+	Wait    bool
+	Timeout time.Duration
+}
+
+// DeleteOptions say how Delete removes a system.
+type DeleteOptions struct {
+	// Volumes deletes the system's PersistentVolumeClaims too.
+	Volumes bool
+	// Wait waits until everything is gone, at most Timeout.
+	Wait    bool
+	Timeout time.Duration
+}
+
+// Modification is what Modify changes; empty fields change nothing.
+type Modification struct {
+	// Labels are added to the pod template of every workload.
+	Labels map[string]string
+	// CPU and Memory become the limits and requests of every container.
+	CPU    string
+	Memory string
+}
+
+// Patch is a patch that Modify applied to one workload.
+type Patch struct {
+	Kind      string
+	Namespace string
+	Name      string
+	// Patch is the strategic merge patch, in JSON.
+	Patch []byte
+}
+
+// ErrNotFound is (wrapped in) the error of a GUID that no running system
+// has.
+var ErrNotFound = errors.New("system not found")
+
+// InvalidError is an error of a Systems that the request caused (e.g. a
+// patch the API server rejects as invalid): the API answers it 400.
+type InvalidError struct{ Err error }
+
+// Error returns the underlying error's message.
+func (e *InvalidError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *InvalidError) Unwrap() error { return e.Err }
