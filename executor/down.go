@@ -91,7 +91,8 @@ func Down(ctx context.Context, c *Client, guids []string, opts DownOptions) ([]D
 	if len(valid) == 0 {
 		return results, joinResults(results)
 	}
-	sel := kubernetes.LabelGUID + " in (" + strings.Join(valid, ",") + ")"
+	// only what Tycho made: the executor label as well as the GUID
+	sel := kubernetes.LabelExecutor + "=tycho," + kubernetes.LabelGUID + " in (" + strings.Join(valid, ",") + ")"
 
 	// what there is, per GUID
 	byGUID := map[string][]target{}
@@ -246,7 +247,7 @@ func listKind(ctx context.Context, c *Client, gvk schema.GroupVersionKind, ns, s
 func waitGone(ctx context.Context, c *Client, guids []string, namespaces map[string][]target, opts DownOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	sel := kubernetes.LabelGUID + " in (" + strings.Join(guids, ",") + ")"
+	sel := kubernetes.LabelExecutor + "=tycho," + kubernetes.LabelGUID + " in (" + strings.Join(guids, ",") + ")"
 	kinds := append(append([]schema.GroupVersionKind(nil), deleteKinds...), dependentKinds...)
 	var left []string
 	err := poll(ctx, opts.PollInterval, func(ctx context.Context) (bool, error) {
