@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,6 +146,21 @@ func TestE2EGoldenAccepted(t *testing.T) {
 			}
 			if strings.TrimSpace(manifests) == "" {
 				t.Skip("no manifests (an error case)")
+			}
+			if strings.HasPrefix(strings.TrimSpace(manifests), "{") {
+				// -o json: a v1 List, which kubectl apply unwraps; so do we
+				var list struct {
+					Kind  string            `json:"kind"`
+					Items []json.RawMessage `json:"items"`
+				}
+				if err := json.Unmarshal([]byte(manifests), &list); err != nil || list.Kind != "List" {
+					t.Fatalf("JSON output is not a v1 List: %v", err)
+				}
+				var docs []string
+				for _, it := range list.Items {
+					docs = append(docs, string(it))
+				}
+				manifests = strings.Join(docs, "\n")
 			}
 			level := "baseline"
 			switch {
