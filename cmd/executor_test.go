@@ -359,9 +359,9 @@ func TestLegacyArgs(t *testing.T) {
 func TestDownCommand(t *testing.T) {
 	t.Parallel()
 	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-01234567", Labels: map[string]string{"tycho-guid": testGUID}}}
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-01234567", Labels: map[string]string{"executor": "tycho", "tycho-guid": testGUID}}}
 	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "shop-01234567", Labels: map[string]string{"tycho-guid": testGUID}}}
+		ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "shop-01234567", Labels: map[string]string{"executor": "tycho", "tycho-guid": testGUID}}}
 	tests := []struct {
 		name     string
 		args     []string

@@ -384,13 +384,12 @@ func (g *gen) kubeServices(s *ast.Service) {
 	name := g.svcName[s.Name]
 	ports := servicePorts(s)
 	mk := func(n string) *corev1.Service {
-		svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(n, s.Name),
-			Spec: corev1.ServiceSpec{Selector: g.selector(s.Name), Ports: ports}}
-		if len(ports) == 0 {
-			// headless: the name still resolves, to the ready pods
-			svc.Spec.ClusterIP = corev1.ClusterIPNone
-		}
-		return svc
+		// Headless: the name resolves to the ready pods themselves, as
+		// docker's DNS resolves a service to its containers, so every
+		// port a container listens on is reached by name, declared or
+		// not (docs/mapping.md).
+		return &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(n, s.Name),
+			Spec: corev1.ServiceSpec{Selector: g.selector(s.Name), Ports: ports, ClusterIP: corev1.ClusterIPNone}}
 	}
 	g.add(mk(name))
 	for _, a := range s.Aliases {
