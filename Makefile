@@ -40,3 +40,4 @@ clean:
 	rm -rf bin
 
 include test/cluster/cluster.mk
+include test/realnode/realnode.mk
