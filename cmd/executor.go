@@ -187,11 +187,14 @@ func (p *progress) done() {
 type upCmd struct {
 	flags   compileFlags
 	kube    kubeFlags
+	remote  remoteFlags
 	guid    string
 	wait    bool
 	timeout time.Duration
 	keep    bool
 	output  string
+	// set are the command's flags, to tell which were given.
+	set *pflag.FlagSet
 }
 
 // NewUpCommand builds `tycho up`.
@@ -215,10 +218,22 @@ Jobs complete (--wait=false does not). When an object is rejected or the
 system is not ready within --timeout, up reports why and deletes what it
 created, unless --keep-on-failure.
 
-It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.`,
+It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.
+
+With --server URL, up goes through Tycho's HTTP API (tycho api) instead of
+the cluster: it sends one compose file (several -f are refused: merge them
+first), its project name, and the variables it uses, from the environment
+and .env (or --env-file), with --profile as COMPOSE_PROFILES. The server
+compiles it with its own settings, makes the GUID and the namespace, and
+rolls back a failed start, so that --guid, -n, --create-namespace,
+--keep-on-failure, --strict, the kubeconfig flags and the compile settings
+(--expose, --security, ...) cannot be given; its start timeout bounds the
+wait, --timeout (when given) the whole call. The bearer token is read from
+--token-file, else TYCHO_TOKEN.`,
 		Example: `  tycho up -f docker-compose.yaml
   tycho up -f compose.yaml --guid 0123456789abcdef0123456789abcdef -o json
-  tycho up -f compose.yaml -n team-a --expose nodeport --timeout 10m`,
+  tycho up -f compose.yaml -n team-a --expose nodeport --timeout 10m
+  TYCHO_TOKEN=... tycho up -f compose.yaml --server https://tycho.example.org`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return c.run(cmd.Context(), streams, deps, env)
@@ -232,12 +247,20 @@ It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.`,
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long to wait")
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep what was created when up fails, for inspection")
 	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
+	c.remote.register(fs)
+	c.set = fs
 	return cmd
 }
 
 func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv) error {
 	if err := checkOutput(c.output); err != nil {
 		return err
+	}
+	if remote, err := c.remote.use(c.set); err != nil || remote {
+		if err != nil {
+			return err
+		}
+		return c.runRemote(ctx, streams, deps, env)
 	}
 	guid := c.guid
 	if guid == "" {
@@ -331,10 +354,15 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 	if err != nil {
 		return clusterError(fmt.Errorf("up: %w", err))
 	}
+	return c.print(streams.Out, sys)
+}
+
+// print writes the started system as -o asks.
+func (c *upCmd) print(w io.Writer, sys *executor.System) error {
 	if c.output == "json" || c.output == "yaml" {
-		return printStructured(streams.Out, c.output, sys)
+		return printStructured(w, c.output, sys)
 	}
-	return writeUpTable(streams.Out, sys)
+	return writeUpTable(w, sys)
 }
 
 // upRow is the row format of the original Tycho's `up`.
@@ -365,8 +393,10 @@ func writeUpTable(w io.Writer, sys *executor.System) error {
 
 type statusCmd struct {
 	kube   kubeFlags
+	remote remoteFlags
 	terse  bool
 	output string
+	set    *pflag.FlagSet
 }
 
 // NewStatusCommand builds `tycho status`.
@@ -383,10 +413,14 @@ func newStatusCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 GUID): one row per system with its namespace, its ready services, the
 addresses of its published ports and its age. "None running" when there
 is none. --terse prints only the GUIDs, one per line, for
-tycho down $(tycho status --terse).`,
+tycho down $(tycho status --terse).
+
+With --server URL, status asks Tycho's HTTP API (tycho api) instead of the
+cluster, with the bearer token of --token-file, else TYCHO_TOKEN.`,
 		Example: `  tycho status
   tycho status 0123456789abcdef0123456789abcdef -o yaml
-  tycho down $(tycho status --terse)`,
+  tycho down $(tycho status --terse)
+  tycho status --server https://tycho.example.org --token-file ~/.tycho-token`,
 		// flags are parsed in RunE, after the original Tycho's
 		// single-dash -terse became --terse
 		DisableFlagParsing: true,
@@ -412,6 +446,8 @@ tycho down $(tycho status --terse).`,
 	c.kube.register(fs, nil, "look only in this namespace (default: all)")
 	fs.BoolVar(&c.terse, "terse", false, "print only the GUIDs, one per line")
 	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
+	c.remote.register(fs)
+	c.set = fs
 	return cmd
 }
 
@@ -443,6 +479,12 @@ func (c *statusCmd) run(ctx context.Context, streams Streams, deps Deps, env exe
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if remote, err := c.remote.use(c.set); err != nil || remote {
+		if err != nil {
+			return err
+		}
+		return c.runRemote(ctx, streams, deps, env, guid)
+	}
 	client, err := env.connect(&c.kube, deps, streams)
 	if err != nil {
 		return clusterError(err)
@@ -451,21 +493,29 @@ func (c *statusCmd) run(ctx context.Context, streams Streams, deps Deps, env exe
 	if err != nil {
 		return clusterError(fmt.Errorf("status: %w", err))
 	}
+	return c.print(streams.Out, systems, env.now())
+}
+
+// print writes the systems as -o and --terse ask.
+func (c *statusCmd) print(w io.Writer, systems []executor.System, now time.Time) error {
 	switch {
 	case c.output == "json" || c.output == "yaml":
-		return printStructured(streams.Out, c.output, systems)
+		if systems == nil {
+			systems = []executor.System{}
+		}
+		return printStructured(w, c.output, systems)
 	case c.terse:
 		var b strings.Builder
 		for _, s := range systems {
 			b.WriteString(s.GUID + "\n")
 		}
-		_, err := io.WriteString(streams.Out, b.String())
+		_, err := io.WriteString(w, b.String())
 		return err
 	case len(systems) == 0:
-		_, err := fmt.Fprintln(streams.Out, "None running")
+		_, err := fmt.Fprintln(w, "None running")
 		return err
 	}
-	return writeStatusTable(streams.Out, systems, env.now())
+	return writeStatusTable(w, systems, now)
 }
 
 // writeStatusTable prints one row per system.
@@ -501,9 +551,11 @@ func writeStatusTable(w io.Writer, systems []executor.System, now time.Time) err
 
 type downCmd struct {
 	kube    kubeFlags
+	remote  remoteFlags
 	volumes bool
 	wait    bool
 	timeout time.Duration
+	set     *pflag.FlagSet
 }
 
 // NewDownCommand builds `tycho down`.
@@ -521,9 +573,14 @@ ConfigMaps, Secrets, NetworkPolicies, RBAC objects and the namespace made
 for it; volumes (PersistentVolumeClaims), and so the namespace that holds
 them, only with --volumes. down waits until all of it is gone, pods
 included (--wait=false does not). It prints each GUID it removed; an
-unknown GUID is an error, and the others are still removed.`,
+unknown GUID is an error, and the others are still removed.
+
+With --server URL, down asks Tycho's HTTP API (tycho api) instead of the
+cluster, with the bearer token of --token-file, else TYCHO_TOKEN; the
+server's delete timeout bounds the wait, --timeout (when given) the whole run.`,
 		Example: `  tycho down 0123456789abcdef0123456789abcdef
-  tycho down --volumes $(tycho status --terse)`,
+  tycho down --volumes $(tycho status --terse)
+  tycho down --server https://tycho.example.org $(tycho status --server https://tycho.example.org --terse)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.run(cmd.Context(), streams, deps, env, args)
@@ -534,10 +591,18 @@ unknown GUID is an error, and the others are still removed.`,
 	fs.BoolVar(&c.volumes, "volumes", false, "delete the systems' volumes (PersistentVolumeClaims) too")
 	fs.BoolVar(&c.wait, "wait", true, "wait until everything is gone")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long to wait")
+	c.remote.register(fs)
+	c.set = fs
 	return cmd
 }
 
 func (c *downCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guids []string) error {
+	if remote, err := c.remote.use(c.set); err != nil || remote {
+		if err != nil {
+			return err
+		}
+		return c.runRemote(ctx, streams, deps, env, guids)
+	}
 	client, err := env.connect(&c.kube, deps, streams)
 	if err != nil {
 		return clusterError(err)
@@ -554,6 +619,12 @@ func (c *downCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 	if results == nil && err != nil {
 		return clusterError(fmt.Errorf("down: %w", err))
 	}
+	return printDown(streams, results)
+}
+
+// printDown prints the GUID of each system removed, and why the others
+// were not.
+func printDown(streams Streams, results []executor.DownResult) error {
 	var out strings.Builder
 	failed := false
 	for _, r := range results {
