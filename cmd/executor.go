@@ -185,14 +185,15 @@ func (p *progress) done() {
 }
 
 type upCmd struct {
-	flags   compileFlags
-	kube    kubeFlags
-	remote  remoteFlags
-	guid    string
-	wait    bool
-	timeout time.Duration
-	keep    bool
-	output  string
+	flags        compileFlags
+	kube         kubeFlags
+	remote       remoteFlags
+	guid         string
+	wait         bool
+	timeout      time.Duration
+	keep         bool
+	pruneVolumes bool
+	output       string
 	// set are the command's flags, to tell which were given.
 	set *pflag.FlagSet
 }
@@ -246,6 +247,7 @@ wait, --timeout (when given) the whole call. The bearer token is read from
 	fs.BoolVar(&c.wait, "wait", true, "wait until the workloads are ready")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long to wait")
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep what was created when up fails, for inspection")
+	fs.BoolVar(&c.pruneVolumes, "prune-volumes", false, "on an update, also delete the claims of volumes the compose file no longer has")
 	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
 	c.remote.register(fs)
 	c.set = fs
@@ -346,6 +348,8 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 		Wait:            c.wait,
 		Timeout:         c.timeout,
 		KeepOnFailure:   c.keep,
+		PruneVolumes:    c.pruneVolumes,
+		Pruned:          func(o string) { fmt.Fprintf(streams.Err, "pruned %s\n", o) },
 		Now:             env.now,
 		Progress:        p.event,
 		PollInterval:    env.pollInterval,

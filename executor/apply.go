@@ -91,17 +91,27 @@ func prune(m map[string]any) {
 // apply server-side applies one object, forcing Tycho's ownership of its
 // fields, with strict field validation.
 func (c *Client) apply(ctx context.Context, it item) error {
+	_, err := c.patch(ctx, it, false)
+	return err
+}
+
+// patch is apply, or with dryRun the API server's answer to the apply
+// without persisting it (dryRun=All): the object as it would be.
+func (c *Client) patch(ctx context.Context, it item, dryRun bool) (*unstructured.Unstructured, error) {
 	data, err := json.Marshal(it.obj.Object)
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", it.id(), err)
+		return nil, fmt.Errorf("encoding %s: %w", it.id(), err)
 	}
 	force := true
-	_, err = c.resource(it).Patch(ctx, it.obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+	opts := metav1.PatchOptions{
 		FieldManager:    FieldManager,
 		Force:           &force,
 		FieldValidation: metav1.FieldValidationStrict,
-	})
-	return err
+	}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	return c.resource(it).Patch(ctx, it.obj.GetName(), types.ApplyPatchType, data, opts)
 }
 
 // applyFailure is an object the API server did not accept.

@@ -1,6 +1,9 @@
 // Package executor runs compiled systems on a Kubernetes cluster through
-// client-go: Up applies a system's objects with server-side apply and waits
-// for its workloads, Status reports the running systems, Down removes them.
+// client-go: Up applies a system's objects with server-side apply, waits
+// for its workloads and prunes the objects the system no longer has,
+// Status reports the running systems, Down removes them. Diff tells what
+// an Up would change (server-side dry runs), Logs and Events show what the
+// system's containers and the cluster say.
 //
 // The executor keeps no local state: every object of a started system
 // carries the labels tycho-guid=<guid> and executor=tycho, and a ConfigMap

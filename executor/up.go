@@ -53,6 +53,40 @@ type UpOptions struct {
 	Concurrency int
 	// PollInterval is the period of the readiness checks (0: 1s).
 	PollInterval time.Duration
+	// PruneVolumes lets Up prune the system's PersistentVolumeClaims that
+	// Objects no longer has, as down --volumes deletes them; without it
+	// they are kept.
+	PruneVolumes bool
+	// Pruned, when not nil, receives each object ("Kind namespace/name")
+	// that Up deletes because Objects no longer has it.
+	Pruned func(object string)
+}
+
+// normalize checks opts and fills in the defaults.
+func (opts *UpOptions) normalize() error {
+	if err := ValidateGUID(opts.GUID); err != nil {
+		return err
+	}
+	if opts.System == "" {
+		return errors.New("the system has no name")
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = NamespaceFor(opts.System, opts.GUID)
+		opts.CreateNamespace = true
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	return nil
 }
 
 // UpError is why Up failed.
@@ -112,32 +146,14 @@ type up struct {
 
 // Up starts a system: it makes sure the namespace exists, records the
 // system, server-side applies every object in order and, with Wait, waits
-// for the workloads. Applying the same objects again changes nothing. On
-// failure it deletes every object it created (unless KeepOnFailure) and
-// returns an *UpError naming the failing object with the API server's
-// message.
+// for the workloads. Applying the same objects again changes nothing; the
+// objects of the system that Objects no longer has are then pruned (see
+// prune). On failure it deletes every object it created (unless
+// KeepOnFailure) and returns an *UpError naming the failing object with
+// the API server's message.
 func Up(ctx context.Context, c *Client, opts UpOptions) (*System, error) {
-	if err := ValidateGUID(opts.GUID); err != nil {
+	if err := opts.normalize(); err != nil {
 		return nil, err
-	}
-	if opts.System == "" {
-		return nil, errors.New("the system has no name")
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = NamespaceFor(opts.System, opts.GUID)
-		opts.CreateNamespace = true
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Minute
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = time.Second
 	}
 	if opts.ModelHash == "" {
 		h, err := ModelHash(opts.Objects)
@@ -210,6 +226,11 @@ func Up(ctx context.Context, c *Client, opts UpOptions) (*System, error) {
 	if opts.Wait {
 		if obj, err := u.wait(ctx, items); err != nil {
 			return nil, u.fail(ctx, obj, err)
+		}
+	}
+	if nsExists {
+		if err := u.prune(ctx, items); err != nil {
+			return nil, err
 		}
 	}
 	systems, err := Status(ctx, c, StatusOptions{GUID: opts.GUID, Namespace: u.ns})
@@ -431,6 +452,9 @@ func (u *up) rollback(ctx context.Context) (int, error) {
 		for _, it := range phase {
 			if err := deleteForeground(ctx, u.c.resource(it), it.obj.GetName()); err != nil {
 				errs = append(errs, fmt.Errorf("deleting %s: %w", it.id(), err))
+				if !isAPIStatus(err) {
+					break // the server is out of reach: the others would fail alike
+				}
 			}
 		}
 		if len(errs) > 0 {
@@ -456,6 +480,12 @@ func (u *up) rollback(ctx context.Context) (int, error) {
 }
 
 func isNotFound(err error) bool { return err != nil && apierrors.IsNotFound(err) }
+
+// isAPIStatus tells an answer of the API server from a failure to reach it.
+func isAPIStatus(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s)
+}
 
 // poll calls cond every interval until it is true, it fails, or ctx ends.
 func poll(ctx context.Context, interval time.Duration, cond func(context.Context) (bool, error)) error {

@@ -1,6 +1,7 @@
 // Package executortest provides a fake executor.Client for unit tests: a
 // fake clientset, a fake dynamic client that supports server-side apply
-// (create or replace), and a static RESTMapper for the kinds Tycho uses.
+// (create or replace; a dry run stores nothing), container logs set with
+// SetLogs, and a static RESTMapper for the kinds Tycho uses.
 //
 // What is applied or deleted through the dynamic fake is mirrored into the
 // typed fake (keeping the status a test gave a typed object), so that
@@ -11,7 +12,11 @@ package executortest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -56,6 +61,13 @@ type Fake struct {
 	Dyn     *dynamicfake.FakeDynamicClient
 	Mapper  *meta.DefaultRESTMapper
 	Applied []string // "Kind namespace/name" of every apply, in order
+	// DryRuns are "Kind namespace/name" of every dry-run apply, which the
+	// fake answers without storing anything.
+	DryRuns []string
+
+	mu      sync.Mutex
+	logs    map[string]string // container → logs
+	logOpts []corev1.PodLogOptions
 }
 
 // New returns a Fake whose typed client holds typed and whose dynamic
@@ -84,6 +96,7 @@ func New(typed []runtime.Object, dyn ...runtime.Object) *Fake {
 	f := &Fake{Typed: fake.NewClientset(typed...), Dyn: d, Mapper: mapper}
 	d.PrependReactor("patch", "*", f.apply)
 	d.PrependReactor("delete", "*", f.delete)
+	f.Typed.PrependReactor("get", "pods", f.podLogs)
 	f.Client = &executor.Client{Kube: f.Typed, Dynamic: d, Mapper: mapper}
 	return f
 }
@@ -100,9 +113,21 @@ func (f *Fake) apply(action clienttesting.Action) (bool, runtime.Object, error) 
 		return true, nil, err
 	}
 	gvr, ns := pa.GetResource(), pa.GetNamespace()
-	f.Applied = append(f.Applied, fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, pa.GetName()))
+	id := fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, pa.GetName())
 	tracker := f.Dyn.Tracker()
 	old, err := tracker.Get(gvr, ns, pa.GetName(), metav1.GetOptions{})
+	if pi, ok := action.(clienttesting.PatchActionImpl); ok && slices.Contains(pi.PatchOptions.DryRun, metav1.DryRunAll) {
+		f.mu.Lock()
+		f.DryRuns = append(f.DryRuns, id)
+		f.mu.Unlock()
+		if err == nil {
+			if om, err := meta.Accessor(old); err == nil {
+				obj.SetResourceVersion(om.GetResourceVersion())
+			}
+		}
+		return true, obj, nil
+	}
+	f.Applied = append(f.Applied, id)
 	if err != nil {
 		err = tracker.Create(gvr, obj, ns)
 	} else {
@@ -149,6 +174,43 @@ func (f *Fake) delete(action clienttesting.Action) (bool, runtime.Object, error)
 	da := action.(clienttesting.DeleteAction)
 	_ = f.Typed.Tracker().Delete(da.GetResource(), da.GetNamespace(), da.GetName())
 	return false, nil, nil
+}
+
+// SetLogs makes the logs of every container named container read text.
+func (f *Fake) SetLogs(container, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.logs == nil {
+		f.logs = map[string]string{}
+	}
+	f.logs[container] = text
+}
+
+// LogOptions are the options of every logs request, in order.
+func (f *Fake) LogOptions() []corev1.PodLogOptions {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]corev1.PodLogOptions(nil), f.logOpts...)
+}
+
+// podLogs answers a logs request with the logs SetLogs gave its
+// container; a container without is not found.
+func (f *Fake) podLogs(action clienttesting.Action) (bool, runtime.Object, error) {
+	if action.GetSubresource() != "log" {
+		return false, nil, nil
+	}
+	opts, _ := action.(clienttesting.GenericAction).GetValue().(*corev1.PodLogOptions)
+	if opts == nil {
+		opts = &corev1.PodLogOptions{}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logOpts = append(f.logOpts, *opts)
+	text, ok := f.logs[opts.Container]
+	if !ok {
+		return true, nil, apierrors.NewBadRequest(fmt.Sprintf("container %q is waiting to start: ContainerCreating", opts.Container))
+	}
+	return true, &runtime.Unknown{Raw: []byte(text)}, nil
 }
 
 // Reject makes the apply of the named object of resource fail with err.
