@@ -13,9 +13,9 @@ import (
 type Index struct {
 	File    string
 	content []byte
-	pos    map[string]ast.Pos
-	visits int
-	budget int
+	pos     map[string]ast.Pos
+	visits  int
+	budget  int
 }
 
 // Parse indexes content, the bytes of file. A file that is not valid YAML
