@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
-	"github.com/tychoctl/tycho/compiler"
 	"github.com/tychoctl/tycho/executor"
 )
 
@@ -272,59 +271,21 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 		}
 		guid = g
 	}
-	// compose from stdin is read once: up may compile twice
-	in := streams.In
-	for _, f := range c.flags.files {
-		if f == "-" && in != nil {
-			b, err := io.ReadAll(in)
-			if err != nil {
-				return clusterError(fmt.Errorf("reading stdin: %w", err))
-			}
-			in = bytes.NewReader(b)
-			break
-		}
-	}
-	stdin := func() io.Reader {
-		if r, ok := in.(*bytes.Reader); ok {
-			_, _ = r.Seek(0, io.SeekStart)
-		}
-		return in
-	}
-	// the executor makes the namespace itself, so that it can own it
-	flags := c.flags
-	flags.createNS = false
-	s := streams
-	s.In = stdin()
-	opts, err := flags.options(deps, s, guid)
+	compile, err := c.flags.compiles(ctx, deps, streams, guid)
 	if err != nil {
 		return err
 	}
 	ns, create := c.flags.namespace, c.flags.createNS
-	compile := func() (*compiler.Result, error) {
-		opts.Load.Stdin = stdin()
-		res, err := compiler.Compile(ctx, opts)
-		if err != nil {
-			return nil, &ExitError{Code: 1, Err: err}
-		}
-		if res.Diags.HasErrors() {
-			if err := c.flags.printDiags(streams, res.Diags); err != nil {
-				return nil, err
-			}
-			return nil, errReported
-		}
-		return res, nil
-	}
 	if ns == "" {
 		// the namespace is named after the system: compile once for the
 		// name, then for the namespace
-		res, err := compile()
+		res, err := compile(ns)
 		if err != nil {
 			return err
 		}
 		ns, create = executor.NamespaceFor(res.System.Name, guid), true
-		opts.Namespace = ns
 	}
-	res, err := compile()
+	res, err := compile(ns)
 	if err != nil {
 		return err
 	}

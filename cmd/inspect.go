@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	"github.com/tychoctl/tycho/compiler"
 	"github.com/tychoctl/tycho/executor"
 )
 
@@ -70,39 +69,16 @@ func (c *diffCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	stdin, err := rereadable(streams.In, c.flags.files)
-	if err != nil {
-		return clusterError(err)
-	}
-	// as for up, the executor owns the namespace
-	flags := c.flags
-	flags.createNS = false
-	s := streams
-	s.In = stdin()
-	opts, err := flags.options(deps, s, guid)
+	compile, err := c.flags.compiles(ctx, deps, streams, guid)
 	if err != nil {
 		return err
-	}
-	compile := func() (*compiler.Result, error) {
-		opts.Load.Stdin = stdin()
-		res, err := compiler.Compile(ctx, opts)
-		if err != nil {
-			return nil, &ExitError{Code: 1, Err: err}
-		}
-		if res.Diags.HasErrors() {
-			if err := c.flags.printDiags(streams, res.Diags); err != nil {
-				return nil, err
-			}
-			return nil, errReported
-		}
-		return res, nil
 	}
 	ns, create := c.flags.namespace, c.flags.createNS
 	var client *executor.Client
 	if ns == "" {
 		// the system's namespace is the cluster's to say; a system not
 		// started yet would get the default one
-		res, err := compile()
+		res, err := compile(ns)
 		if err != nil {
 			return err
 		}
@@ -118,9 +94,8 @@ func (c *diffCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 		default:
 			return clusterError(fmt.Errorf("diff: %w", err))
 		}
-		opts.Namespace = ns
 	}
-	res, err := compile()
+	res, err := compile(ns)
 	if err != nil {
 		return err
 	}
@@ -155,21 +130,6 @@ func (c *diffCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 		return errDiffers
 	}
 	return nil
-}
-
-// rereadable reads compose from stdin once, when a file is "-", since a
-// command may compile twice; the function gives the input from its start.
-func rereadable(in io.Reader, files []string) (func() io.Reader, error) {
-	for _, f := range files {
-		if f == "-" && in != nil {
-			b, err := io.ReadAll(in)
-			if err != nil {
-				return nil, fmt.Errorf("reading stdin: %w", err)
-			}
-			return func() io.Reader { return bytes.NewReader(b) }, nil
-		}
-	}
-	return func() io.Reader { return in }, nil
 }
 
 type logsCmd struct {
