@@ -23,38 +23,56 @@ const (
 // (sigs.k8s.io/yaml) costs fifteen times as much, and round-trip tests
 // prove the output decodes to the same object.
 func Marshal(o Object, f Format) ([]byte, error) {
-	raw, err := json.Marshal(o)
-	if err != nil {
-		return nil, fmt.Errorf("encoding %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
-	}
-	n, err := parseJSON(raw)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := (&printer{}).marshal(&buf, o, f); err != nil {
 		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// printer reuses its buffers from one object to the next: the node tree of
+// an object is dropped once it is written.
+type printer struct {
+	json bytes.Buffer
+	p    parser
+}
+
+func (pr *printer) marshal(buf *bytes.Buffer, o Object, f Format) error {
+	pr.json.Reset()
+	enc := json.NewEncoder(&pr.json)
+	if err := enc.Encode(o); err != nil {
+		return fmt.Errorf("encoding %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+	}
+	pr.p.reset(pr.json.Bytes())
+	n, err := pr.p.value()
+	if err != nil {
+		return fmt.Errorf("re-reading JSON at offset %d: %w", pr.p.i, err)
 	}
 	clean(n, true)
 	apiVersionFirst(n)
-	var buf bytes.Buffer
 	if f == JSON {
-		writeJSON(&buf, n, 0)
+		writeJSON(buf, n, 0)
 		buf.WriteByte('\n')
 	} else {
-		writeYAML(&buf, n, 0)
+		writeYAML(buf, n, 0)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // Print writes objs to w: YAML documents separated by "---", or a JSON
 // v1 List as kubectl prints one.
 func Print(w io.Writer, objs []Object, f Format) error {
-	var buf bytes.Buffer
+	var buf, one bytes.Buffer
+	pr := &printer{}
 	if f == JSON {
 		buf.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [")
 	}
 	for i, o := range objs {
-		b, err := Marshal(o, f)
-		if err != nil {
+		one.Reset()
+		if err := pr.marshal(&one, o, f); err != nil {
 			return err
 		}
+		b := one.Bytes()
 		if f == JSON {
 			if i > 0 {
 				buf.WriteByte(',')
@@ -95,7 +113,8 @@ type node struct {
 
 // parseJSON reads the JSON that encoding/json wrote, keeping key order.
 func parseJSON(b []byte) (*node, error) {
-	p := &parser{b: b}
+	p := &parser{}
+	p.reset(b)
 	n, err := p.value()
 	if err != nil {
 		return nil, fmt.Errorf("re-reading JSON at offset %d: %w", p.i, err)
@@ -103,9 +122,27 @@ func parseJSON(b []byte) (*node, error) {
 	return n, nil
 }
 
+// parser reads JSON into nodes taken from a slab, so that a tree costs a
+// few allocations instead of one per node.
 type parser struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	slab []node
+	strs map[string]string
+}
+
+func (p *parser) reset(b []byte) {
+	p.b, p.i = b, 0
+	// the old tree is no longer referenced: its slab can be reused
+	p.slab = p.slab[:0]
+}
+
+func (p *parser) node(k kind, raw string) *node {
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]node, 0, max(256, 2*cap(p.slab)))
+	}
+	p.slab = append(p.slab, node{kind: k, raw: raw})
+	return &p.slab[len(p.slab)-1]
 }
 
 func (p *parser) ws() {
@@ -122,7 +159,7 @@ func (p *parser) value() (*node, error) {
 	switch c := p.b[p.i]; c {
 	case '{':
 		p.i++
-		n := &node{kind: kObject}
+		n := p.node(kObject, "")
 		for {
 			p.ws()
 			if p.i < len(p.b) && p.b[p.i] == '}' {
@@ -154,7 +191,7 @@ func (p *parser) value() (*node, error) {
 		}
 	case '[':
 		p.i++
-		n := &node{kind: kArray}
+		n := p.node(kArray, "")
 		for {
 			p.ws()
 			if p.i < len(p.b) && p.b[p.i] == ']' {
@@ -178,14 +215,31 @@ func (p *parser) value() (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &node{kind: kString, raw: s}, nil
+		return p.node(kString, s), nil
 	default:
 		start := p.i
 		for p.i < len(p.b) && !strings.ContainsRune(",]} \n\t\r", rune(p.b[p.i])) {
 			p.i++
 		}
-		return &node{kind: kScalar, raw: string(p.b[start:p.i])}, nil
+		return p.node(kScalar, p.intern(p.b[start:p.i])), nil
 	}
+}
+
+// intern returns b as a string, sharing the short ones (keys, label
+// values) between the objects of a print.
+func (p *parser) intern(b []byte) string {
+	if len(b) > 64 {
+		return string(b)
+	}
+	if s, ok := p.strs[string(b)]; ok {
+		return s
+	}
+	if p.strs == nil {
+		p.strs = map[string]string{}
+	}
+	s := string(b)
+	p.strs[s] = s
+	return s
 }
 
 func (p *parser) str() (string, error) {
@@ -205,7 +259,7 @@ func (p *parser) str() (string, error) {
 		if c == '"' {
 			p.i++
 			if !escaped {
-				return string(p.b[start+1 : p.i-1]), nil
+				return p.intern(p.b[start+1 : p.i-1]), nil
 			}
 			var s string
 			err := json.Unmarshal(p.b[start:p.i], &s)
