@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -61,6 +62,42 @@ func (lw *lowerer) unsupportedFields(path string, v any, honoured map[string]boo
 	lw.walkFields(path, rv, honoured)
 }
 
+// yamlField is a struct field and its YAML key; inline fields are walked
+// into.
+type yamlField struct {
+	index  int
+	key    string
+	inline bool
+}
+
+// fieldsOf caches the YAML fields of a struct type: tags are parsed once,
+// not once per service.
+var fieldsOf sync.Map // reflect.Type -> []yamlField
+
+func yamlFields(rt reflect.Type) []yamlField {
+	if v, ok := fieldsOf.Load(rt); ok {
+		return v.([]yamlField)
+	}
+	var out []yamlField
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case strings.Contains(opts, "inline"):
+			if !strings.HasPrefix(name, "#") {
+				out = append(out, yamlField{index: i, inline: true})
+			}
+		case name != "" && name != "-":
+			out = append(out, yamlField{index: i, key: name})
+		}
+	}
+	fieldsOf.Store(rt, out)
+	return out
+}
+
 func (lw *lowerer) walkFields(path string, rv reflect.Value, honoured map[string]bool) {
 	if rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
@@ -68,30 +105,18 @@ func (lw *lowerer) walkFields(path string, rv reflect.Value, honoured map[string
 		}
 		rv = rv.Elem()
 	}
-	rt := rv.Type()
-	for i := 0; i < rt.NumField(); i++ {
-		f := rt.Field(i)
-		if !f.IsExported() {
+	for _, f := range yamlFields(rv.Type()) {
+		fv := rv.Field(f.index)
+		if f.inline {
+			lw.walkFields(path, fv, honoured)
 			continue
 		}
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(opts, "inline") {
-			if !strings.HasPrefix(name, "#") {
-				lw.walkFields(path, rv.Field(i), honoured)
-			}
+		if honoured[f.key] || fv.IsZero() || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
 			continue
 		}
-		if name == "" || name == "-" || honoured[name] {
-			continue
-		}
-		fv := rv.Field(i)
-		if fv.IsZero() || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
-			continue
-		}
-		key := path + "." + name
-		d := lw.diags.Warnf("unsupported-key", lw.pos(key), key, "%s is not supported on Kubernetes and is ignored", name)
-		if h, ok := unsupportedHints[name]; ok {
+		key := path + "." + f.key
+		d := lw.diags.Warnf("unsupported-key", lw.pos(key), key, "%s is not supported on Kubernetes and is ignored", f.key)
+		if h, ok := unsupportedHints[f.key]; ok {
 			d.Note("%s", h)
 		}
 	}
