@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -103,45 +104,43 @@ type workloadPatch struct {
 func (c *Cluster) Modify(ctx context.Context, guid string, m Modification) ([]Patch, error) {
 	sel := metav1.ListOptions{LabelSelector: kubernetes.LabelExecutor + "=tycho," + kubernetes.LabelGUID + "=" + guid}
 	var ps []workloadPatch
+	// add plans the patch of one workload; send patches it (or dry-runs).
+	add := func(kind, ns, name string, containers []corev1.Container, send func(ctx context.Context, ns, name string, p []byte, o metav1.PatchOptions) error) error {
+		names := make([]string, len(containers))
+		for i, ct := range containers {
+			names[i] = ct.Name
+		}
+		p, err := podTemplatePatch(m, names)
+		if err != nil {
+			return err
+		}
+		ps = append(ps, workloadPatch{kind: kind, namespace: ns, name: name, patch: p,
+			apply: func(ctx context.Context, dryRun bool) error { return send(ctx, ns, name, p, patchOptions(dryRun)) }})
+		return nil
+	}
 	deps, err := c.Client.Kube.AppsV1().Deployments("").List(ctx, sel)
 	if err != nil {
 		return nil, fmt.Errorf("listing Deployments: %w", err)
 	}
 	for _, d := range deps.Items {
-		names := make([]string, len(d.Spec.Template.Spec.Containers))
-		for i, ct := range d.Spec.Template.Spec.Containers {
-			names[i] = ct.Name
-		}
-		p, err := podTemplatePatch(m, names)
-		if err != nil {
+		if err := add("Deployment", d.Namespace, d.Name, d.Spec.Template.Spec.Containers, func(ctx context.Context, ns, name string, p []byte, o metav1.PatchOptions) error {
+			_, err := c.Client.Kube.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, p, o)
+			return err
+		}); err != nil {
 			return nil, err
 		}
-		ns, name := d.Namespace, d.Name
-		ps = append(ps, workloadPatch{kind: "Deployment", namespace: ns, name: name, patch: p,
-			apply: func(ctx context.Context, dryRun bool) error {
-				_, err := c.Client.Kube.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, p, patchOptions(dryRun))
-				return err
-			}})
 	}
 	dss, err := c.Client.Kube.AppsV1().DaemonSets("").List(ctx, sel)
 	if err != nil {
 		return nil, fmt.Errorf("listing DaemonSets: %w", err)
 	}
 	for _, d := range dss.Items {
-		names := make([]string, len(d.Spec.Template.Spec.Containers))
-		for i, ct := range d.Spec.Template.Spec.Containers {
-			names[i] = ct.Name
-		}
-		p, err := podTemplatePatch(m, names)
-		if err != nil {
+		if err := add("DaemonSet", d.Namespace, d.Name, d.Spec.Template.Spec.Containers, func(ctx context.Context, ns, name string, p []byte, o metav1.PatchOptions) error {
+			_, err := c.Client.Kube.AppsV1().DaemonSets(ns).Patch(ctx, name, types.StrategicMergePatchType, p, o)
+			return err
+		}); err != nil {
 			return nil, err
 		}
-		ns, name := d.Namespace, d.Name
-		ps = append(ps, workloadPatch{kind: "DaemonSet", namespace: ns, name: name, patch: p,
-			apply: func(ctx context.Context, dryRun bool) error {
-				_, err := c.Client.Kube.AppsV1().DaemonSets(ns).Patch(ctx, name, types.StrategicMergePatchType, p, patchOptions(dryRun))
-				return err
-			}})
 	}
 	if len(ps) == 0 {
 		// a system of Jobs only, or none: tell them apart
