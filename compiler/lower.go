@@ -3,6 +3,7 @@ package compiler
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -292,20 +293,12 @@ func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data
 	return nil, false, ""
 }
 
+// errorText is err without the path that the message around it names.
 func errorText(err error) string {
-	var pe *fs.PathError
-	if ok := asPathError(err, &pe); ok {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-func asPathError(err error, target **fs.PathError) bool {
-	pe, ok := err.(*fs.PathError)
-	if ok {
-		*target = pe
-	}
-	return ok
 }
 
 func (lw *lowerer) secret(name string, o types.FileObjectConfig) *ast.Secret {

@@ -149,7 +149,7 @@ func displayPath(p, workDir string) string {
 	return p
 }
 
-func (lw *lowerer) fileRefs(_ types.FileReferenceConfig, refs []types.FileReferenceConfig, p, dir string) []ast.FileRef {
+func (lw *lowerer) fileRefs(refs []types.FileReferenceConfig, p, dir string) []ast.FileRef {
 	var out []ast.FileRef
 	for i, r := range refs {
 		rp := fmt.Sprintf("%s.%d", p, i)

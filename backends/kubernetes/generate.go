@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -364,7 +365,7 @@ func uniquePortNames(ports []corev1.ServicePort) {
 	used := map[string]bool{}
 	for i := range ports {
 		if used[ports[i].Name] {
-			ports[i].Name = strings.ToLower(string(ports[i].Protocol)) + "-" + itoa(int(ports[i].Port))
+			ports[i].Name = strings.ToLower(string(ports[i].Protocol)) + "-" + strconv.Itoa(int(ports[i].Port))
 		}
 		used[ports[i].Name] = true
 	}

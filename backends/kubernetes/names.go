@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -63,7 +64,7 @@ func portName(name, proto string, port uint16) string {
 			return n
 		}
 	}
-	return proto + "-" + itoa(int(port))
+	return proto + "-" + strconv.Itoa(int(port))
 }
 
 func hasLetter(s string) bool {
@@ -73,18 +74,4 @@ func hasLetter(s string) bool {
 		}
 	}
 	return false
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	i := len(buf)
-	for n > 0 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(buf[i:])
 }

@@ -151,6 +151,27 @@ func (p *parser) ws() {
 	}
 }
 
+// next steps to the next member of an object or array that has seen
+// members so far: end is true at the closing byte.
+func (p *parser) next(closing byte, seen int) (end bool, err error) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return false, io.ErrUnexpectedEOF
+	}
+	if p.b[p.i] == closing {
+		p.i++
+		return true, nil
+	}
+	if seen > 0 {
+		if p.b[p.i] != ',' {
+			return false, fmt.Errorf("want ','")
+		}
+		p.i++
+		p.ws()
+	}
+	return false, nil
+}
+
 func (p *parser) value() (*node, error) {
 	p.ws()
 	if p.i >= len(p.b) {
@@ -161,17 +182,8 @@ func (p *parser) value() (*node, error) {
 		p.i++
 		n := p.node(kObject, "")
 		for {
-			p.ws()
-			if p.i < len(p.b) && p.b[p.i] == '}' {
-				p.i++
-				return n, nil
-			}
-			if len(n.keys) > 0 {
-				if p.b[p.i] != ',' {
-					return nil, fmt.Errorf("want ','")
-				}
-				p.i++
-				p.ws()
+			if end, err := p.next('}', len(n.keys)); end || err != nil {
+				return n, err
 			}
 			k, err := p.str()
 			if err != nil {
@@ -193,16 +205,8 @@ func (p *parser) value() (*node, error) {
 		p.i++
 		n := p.node(kArray, "")
 		for {
-			p.ws()
-			if p.i < len(p.b) && p.b[p.i] == ']' {
-				p.i++
-				return n, nil
-			}
-			if len(n.items) > 0 {
-				if p.b[p.i] != ',' {
-					return nil, fmt.Errorf("want ','")
-				}
-				p.i++
+			if end, err := p.next(']', len(n.items)); end || err != nil {
+				return n, err
 			}
 			v, err := p.value()
 			if err != nil {

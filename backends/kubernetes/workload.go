@@ -66,7 +66,7 @@ func (g *gen) service(s *ast.Service) {
 			one := int32(1)
 			d.Spec.Replicas = &one
 		}
-		if usesClaims(s, g.sys) {
+		if usesClaims(s) {
 			// a ReadWriteOnce claim cannot be mounted by the old and the
 			// new pod at once
 			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
@@ -75,7 +75,7 @@ func (g *gen) service(s *ast.Service) {
 	}
 }
 
-func usesClaims(s *ast.Service, sys *ast.System) bool {
+func usesClaims(s *ast.Service) bool {
 	for _, m := range s.Mounts {
 		if m.Kind == ast.MountVolume {
 			return true
@@ -180,7 +180,7 @@ func (g *gen) podSpec(s *ast.Service) corev1.PodSpec {
 		secs := int64(c.StopGracePeriod.Seconds())
 		spec.TerminationGracePeriodSeconds = &secs
 	}
-	spec.Hostname = DNSLabelOrEmpty(c.Hostname)
+	spec.Hostname = hostnameLabel(c.Hostname)
 	sec := c.Security
 	spec.HostNetwork = sec.HostNetwork
 	spec.HostPID = sec.HostPID
@@ -238,8 +238,8 @@ func (g *gen) podSpec(s *ast.Service) corev1.PodSpec {
 	return spec
 }
 
-// DNSLabelOrEmpty normalises a hostname, keeping empty empty.
-func DNSLabelOrEmpty(s string) string {
+// hostnameLabel normalises a hostname, keeping empty empty.
+func hostnameLabel(s string) string {
 	if s == "" {
 		return ""
 	}
