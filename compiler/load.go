@@ -137,6 +137,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 			// not fold it into environment.
 			o.SkipResolveEnvironment = true
 			o.MaxNodeVisits = maxNodeVisits
+			narrowCasts(o, m)
 		})
 	})
 	diags = append(diags, logDiagnostics(logs, m)...)

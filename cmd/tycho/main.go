@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tychoctl/tycho/cmd"
+	_ "github.com/tychoctl/tycho/internal/prewarm"
 )
 
 func main() {

@@ -1,6 +1,11 @@
 package srcmap
 
 import (
+	"bytes"
+	"errors"
+	"io"
+	"iter"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -16,19 +21,35 @@ type Index struct {
 	pos     map[string]ast.Pos
 	visits  int
 	budget  int
+	// partial is set when some keys are not indexed: the file is not YAML
+	// that yaml.v3 reads, or the depth or visit bound cut the walk.
+	partial bool
 }
 
-// Parse indexes content, the bytes of file. A file that is not valid YAML
-// yields an index that knows only the file (the loader reports the error).
+// Parse indexes content, the bytes of file: every document of it, later
+// documents over earlier ones, as compose-go merges them. A file that is
+// not valid YAML yields an index that knows only what came before the
+// error (the loader reports it).
 func Parse(file string, content []byte) *Index {
 	idx := &Index{File: file, content: content, pos: map[string]ast.Pos{}, budget: budget(content)}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(content, &doc); err != nil {
-		return idx
+	dec := yaml.NewDecoder(bytes.NewReader(content))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			idx.partial = idx.partial || !errors.Is(err, io.EOF)
+			return idx
+		}
+		idx.walk(&doc, "", 0)
 	}
-	idx.walk(&doc, "", 0)
-	return idx
 }
+
+// Complete reports whether every key path of the file is indexed.
+func (x *Index) Complete() bool { return !x.partial }
+
+// Paths returns the indexed key paths, in no particular order. A list item
+// is indexed by its position ("ports.0") and, when it is a scalar, also by
+// its value ("networks.front").
+func (x *Index) Paths() iter.Seq[string] { return maps.Keys(x.pos) }
 
 // maxDepth and the visit budget bound alias expansion, so a file of nested
 // aliases (a "billion laughs") cannot make indexing explode; positions past
@@ -39,7 +60,11 @@ const maxDepth = 64
 func budget(content []byte) int { return max(1<<16, 2*len(content)) }
 
 func (x *Index) walk(n *yaml.Node, path string, depth int) {
-	if n == nil || depth > maxDepth || x.visits > x.budget {
+	if n == nil {
+		return
+	}
+	if depth > maxDepth || x.visits > x.budget {
+		x.partial = true
 		return
 	}
 	x.visits++
