@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 )
@@ -18,10 +19,11 @@ const (
 	JSON Format = "json"
 )
 
-// Marshal prints one object in format f. YAML is produced from the
-// object's JSON form by a small emitter: going through a generic YAML tree
-// (sigs.k8s.io/yaml) costs fifteen times as much, and round-trip tests
-// prove the output decodes to the same object.
+// Marshal prints one object in format f. YAML is written by an encoder
+// that walks the object as encoding/json would (encode.go): going through
+// a generic YAML tree (sigs.k8s.io/yaml) costs fifteen times as much, and
+// round-trip tests prove the output decodes to the same object. JSON goes
+// through encoding/json and is re-read to be cleaned and indented.
 func Marshal(o Object, f Format) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := (&printer{}).marshal(&buf, o, f); err != nil {
@@ -35,9 +37,21 @@ func Marshal(o Object, f Format) ([]byte, error) {
 type printer struct {
 	json bytes.Buffer
 	p    parser
+
+	// the state of the YAML encoder
+	out     *bytes.Buffer
+	pairs   [][2]string  // the entries of a map being written
+	nesting int          // of pointers, maps and slices
+	seen    map[any]bool // beyond maxNesting, to detect cycles
 }
 
 func (pr *printer) marshal(buf *bytes.Buffer, o Object, f Format) error {
+	if f != JSON {
+		if err := pr.encodeYAML(buf, reflect.ValueOf(o)); err != nil {
+			return fmt.Errorf("encoding %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+		}
+		return nil
+	}
 	pr.json.Reset()
 	enc := json.NewEncoder(&pr.json)
 	if err := enc.Encode(o); err != nil {
@@ -50,12 +64,8 @@ func (pr *printer) marshal(buf *bytes.Buffer, o Object, f Format) error {
 	}
 	clean(n, true)
 	apiVersionFirst(n)
-	if f == JSON {
-		writeJSON(buf, n, 0)
-		buf.WriteByte('\n')
-	} else {
-		writeYAML(buf, n, 0)
-	}
+	writeJSON(buf, n, 0)
+	buf.WriteByte('\n')
 	return nil
 }
 
@@ -68,21 +78,22 @@ func Print(w io.Writer, objs []Object, f Format) error {
 		buf.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [")
 	}
 	for i, o := range objs {
+		if f != JSON {
+			buf.WriteString("---\n")
+			if err := pr.marshal(&buf, o, f); err != nil {
+				return err
+			}
+			continue
+		}
 		one.Reset()
 		if err := pr.marshal(&one, o, f); err != nil {
 			return err
 		}
-		b := one.Bytes()
-		if f == JSON {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.WriteString("\n    ")
-			buf.Write(bytes.ReplaceAll(bytes.TrimRight(b, "\n"), []byte("\n"), []byte("\n    ")))
-			continue
+		if i > 0 {
+			buf.WriteByte(',')
 		}
-		buf.WriteString("---\n")
-		buf.Write(b)
+		buf.WriteString("\n    ")
+		buf.Write(bytes.ReplaceAll(bytes.TrimRight(one.Bytes(), "\n"), []byte("\n"), []byte("\n    ")))
 	}
 	if f == JSON {
 		if len(objs) > 0 {
@@ -109,17 +120,6 @@ type node struct {
 	keys  []string
 	vals  []*node
 	items []*node
-}
-
-// parseJSON reads the JSON that encoding/json wrote, keeping key order.
-func parseJSON(b []byte) (*node, error) {
-	p := &parser{}
-	p.reset(b)
-	n, err := p.value()
-	if err != nil {
-		return nil, fmt.Errorf("re-reading JSON at offset %d: %w", p.i, err)
-	}
-	return n, nil
 }
 
 // parser reads JSON into nodes taken from a slab, so that a tree costs a
@@ -358,79 +358,6 @@ func indent(buf *bytes.Buffer, n int) {
 	}
 }
 
-func writeYAML(buf *bytes.Buffer, n *node, ind int) {
-	switch n.kind {
-	case kObject:
-		if len(n.keys) == 0 {
-			buf.WriteString("{}\n")
-			return
-		}
-		for i, k := range n.keys {
-			if i > 0 {
-				indent(buf, ind)
-			}
-			writeYAMLString(buf, k, ind, true)
-			buf.WriteByte(':')
-			writeYAMLValue(buf, n.vals[i], ind, false)
-		}
-	case kArray:
-		if len(n.items) == 0 {
-			buf.WriteString("[]\n")
-			return
-		}
-		for i, v := range n.items {
-			if i > 0 {
-				indent(buf, ind)
-			}
-			buf.WriteString("-")
-			writeYAMLValue(buf, v, ind, true)
-		}
-	default:
-		writeYAMLValue(buf, n, ind, false)
-	}
-}
-
-// writeYAMLValue writes what follows "key:" or "-".
-func writeYAMLValue(buf *bytes.Buffer, v *node, ind int, inList bool) {
-	switch v.kind {
-	case kObject:
-		if len(v.keys) == 0 {
-			buf.WriteString(" {}\n")
-			return
-		}
-		if inList {
-			buf.WriteByte(' ')
-			writeYAML(buf, v, ind+2)
-			return
-		}
-		buf.WriteByte('\n')
-		indent(buf, ind+2)
-		writeYAML(buf, v, ind+2)
-	case kArray:
-		if len(v.items) == 0 {
-			buf.WriteString(" []\n")
-			return
-		}
-		if inList {
-			buf.WriteByte(' ')
-			writeYAML(buf, v, ind+2)
-			return
-		}
-		// lists stand at the key's indentation, as kubectl prints them
-		buf.WriteByte('\n')
-		indent(buf, ind)
-		writeYAML(buf, v, ind)
-	case kString:
-		buf.WriteByte(' ')
-		writeYAMLString(buf, v.raw, ind+2, false)
-		buf.WriteByte('\n')
-	default:
-		buf.WriteByte(' ')
-		buf.WriteString(v.raw)
-		buf.WriteByte('\n')
-	}
-}
-
 // yaml11Words would not read back as strings (YAML 1.1, which
 // sigs.k8s.io/yaml and kubectl use, also takes y/n/on/off as booleans).
 var yaml11Words = map[string]bool{
@@ -439,7 +366,7 @@ var yaml11Words = map[string]bool{
 }
 
 func plainSafe(s string) bool {
-	if s == "" || len(s) > 200 || yaml11Words[strings.ToLower(s)] {
+	if s == "" || len(s) > 200 {
 		return false
 	}
 	c := s[0]
@@ -452,7 +379,21 @@ func plainSafe(s string) bool {
 			return false
 		}
 	}
-	return s[len(s)-1] != ':'
+	if s[len(s)-1] == ':' {
+		return false
+	}
+	// s is ASCII: lower it without allocating (no word is longer than 5)
+	var lower [5]byte
+	if len(s) > len(lower) {
+		return true
+	}
+	for i := range len(s) {
+		lower[i] = s[i]
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
+	return !yaml11Words[string(lower[:len(s)])]
 }
 
 // blockSafe reports whether s can be a literal block scalar.
