@@ -64,6 +64,9 @@ type lowerer struct {
 	sys   *ast.System
 	// content names already used for bind-mounted files, for uniqueness
 	contentNames map[string]bool
+	// names of the system's volumes so far (the list is sorted only at
+	// the end)
+	volumeNames  map[string]bool
 	pendingLinks []pendingLink
 }
 
@@ -75,18 +78,22 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 	if opts.Bind == "" {
 		opts.Bind = BindCopy
 	}
-	lw := &lowerer{l: l, opts: opts, m: l.Map, contentNames: map[string]bool{}}
+	lw := &lowerer{l: l, opts: opts, m: l.Map, contentNames: map[string]bool{}, volumeNames: make(map[string]bool, len(l.Project.Volumes))}
 	p := l.Project
 	lw.sys = &ast.System{Name: p.Name, Pos: lw.m.Lookup("name")}
 	lw.topLevel()
+	if len(p.Volumes) > 0 {
+		lw.sys.Volumes = make([]*ast.Volume, 0, len(p.Volumes))
+	}
 	for _, name := range sortedKeys(p.Volumes) {
 		lw.sys.Volumes = append(lw.sys.Volumes, lw.volume(name, p.Volumes[name]))
+		lw.volumeNames[name] = true
 	}
 	for _, name := range sortedKeys(p.Networks) {
 		n := p.Networks[name]
 		path := "networks." + name
 		lw.sys.Networks = append(lw.sys.Networks, &ast.Network{Name: name, Pos: lw.m.Lookup(path), Internal: n.Internal, External: bool(n.External)})
-		lw.unsupportedFields(path, n, networkKeys)
+		lw.unsupportedFields(path, &n, networkKeys)
 	}
 	for _, name := range sortedKeys(p.Secrets) {
 		lw.sys.Secrets = append(lw.sys.Secrets, lw.secret(name, types.FileObjectConfig(p.Secrets[name])))
@@ -94,8 +101,12 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 	for _, name := range sortedKeys(p.Configs) {
 		lw.sys.Configs = append(lw.sys.Configs, lw.config(name, types.FileObjectConfig(p.Configs[name])))
 	}
+	if len(p.Services) > 0 {
+		lw.sys.Services = make([]*ast.Service, 0, len(p.Services))
+	}
 	for _, name := range sortedKeys(p.Services) {
-		if s := lw.service(p.Services[name]); s != nil {
+		sc := p.Services[name]
+		if s := lw.service(&sc); s != nil {
 			lw.sys.Services = append(lw.sys.Services, s)
 		}
 	}
@@ -160,6 +171,11 @@ type volumeExt struct {
 	StorageClass string `json:"storageClass"`
 	AccessMode   string `json:"accessMode"`
 	Populate     bool   `json:"populate"`
+}
+
+// hasExt reports whether exts has an x-tycho extension for decodeExt.
+func hasExt(exts types.Extensions) bool {
+	return exts["x-tycho"] != nil
 }
 
 // decodeExt reads the x-tycho extension of exts into v, reporting unknown
@@ -227,28 +243,7 @@ func (lw *lowerer) volume(name string, v types.VolumeConfig) *ast.Volume {
 			vol.ExternalName = name
 		}
 	}
-	var ext volumeExt
-	if lw.decodeExt(v.Extensions, path, &ext) {
-		if ext.Size != "" {
-			n, err := parseBytes(ext.Size)
-			if err != nil || n <= 0 {
-				lw.diags.Errorf("x-tycho", lw.pos(path+".x-tycho.size"), path+".x-tycho.size", "invalid size %q: use a number of bytes with a unit, e.g. 10Gi or 500M", ext.Size)
-			} else {
-				vol.Size = n
-			}
-		}
-		if ext.StorageClass != "" {
-			vol.StorageClass = ext.StorageClass
-		}
-		switch strings.ToLower(ext.AccessMode) {
-		case "", "readwriteonce", "rwo":
-		case "readwritemany", "rwx":
-			vol.ReadWriteMany = true
-		default:
-			lw.diags.Errorf("x-tycho", lw.pos(path+".x-tycho.accessMode"), path+".x-tycho.accessMode", "accessMode must be ReadWriteOnce or ReadWriteMany, not %q", ext.AccessMode)
-		}
-		vol.Populate = ext.Populate
-	}
+	lw.volumeExt(vol, v.Extensions, path)
 	if v.Driver != "" && v.Driver != "local" {
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".driver"), path+".driver", "volume driver %q is ignored: the volume becomes a PersistentVolumeClaim of the cluster's storage", v.Driver).Note("choose the storage with x-tycho.storageClass")
 	} else if len(v.DriverOpts) > 0 {
@@ -258,6 +253,36 @@ func (lw *lowerer) volume(name string, v types.VolumeConfig) *ast.Volume {
 		lw.diags.Warnf("volume-labels", lw.pos(path+".labels"), path+".labels", "volume labels are ignored")
 	}
 	return vol
+}
+
+// volumeExt applies the volume's x-tycho extension, if any.
+func (lw *lowerer) volumeExt(vol *ast.Volume, exts types.Extensions, path string) {
+	if !hasExt(exts) {
+		return // before ext is made: decoding moves it to the heap
+	}
+	var ext volumeExt
+	if !lw.decodeExt(exts, path, &ext) {
+		return
+	}
+	if ext.Size != "" {
+		n, err := parseBytes(ext.Size)
+		if err != nil || n <= 0 {
+			lw.diags.Errorf("x-tycho", lw.pos(path+".x-tycho.size"), path+".x-tycho.size", "invalid size %q: use a number of bytes with a unit, e.g. 10Gi or 500M", ext.Size)
+		} else {
+			vol.Size = n
+		}
+	}
+	if ext.StorageClass != "" {
+		vol.StorageClass = ext.StorageClass
+	}
+	switch strings.ToLower(ext.AccessMode) {
+	case "", "readwriteonce", "rwo":
+	case "readwritemany", "rwx":
+		vol.ReadWriteMany = true
+	default:
+		lw.diags.Errorf("x-tycho", lw.pos(path+".x-tycho.accessMode"), path+".x-tycho.accessMode", "accessMode must be ReadWriteOnce or ReadWriteMany, not %q", ext.AccessMode)
+	}
+	vol.Populate = ext.Populate
 }
 
 func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data []byte, external bool, externalName string) {
@@ -319,15 +344,19 @@ func (lw *lowerer) config(name string, o types.FileObjectConfig) *ast.Config {
 
 // shared marks volumes that several services mount.
 func (lw *lowerer) shared() {
+	// the number of services that mount each volume; then the names of
+	// those services, for the volumes mounted by more than one
+	count := make(map[string]int, len(lw.sys.Volumes))
+	for _, s := range lw.sys.Services {
+		forVolumes(s, func(v string) { count[v]++ })
+	}
 	users := map[string][]string{}
 	for _, s := range lw.sys.Services {
-		seen := map[string]bool{}
-		for _, m := range s.Mounts {
-			if m.Kind == ast.MountVolume && !seen[m.Source] {
-				seen[m.Source] = true
-				users[m.Source] = append(users[m.Source], s.Name)
+		forVolumes(s, func(v string) {
+			if count[v] > 1 {
+				users[v] = append(users[v], s.Name)
 			}
-		}
+		})
 	}
 	for _, s := range lw.sys.Services {
 		many := s.Lifecycle == ast.Global || (s.Replicas != nil && *s.Replicas > 1)
@@ -345,6 +374,17 @@ func (lw *lowerer) shared() {
 				lw.diags.Warnf("shared-volume", v.Pos, "volumes."+v.Name, "volume %q is mounted by %s: a ReadWriteOnce claim lets only pods on one node use it", v.Name, strings.Join(users[v.Name], ", ")).
 					Note("set x-tycho: {accessMode: ReadWriteMany} on the volume if your storage class supports it")
 			}
+		}
+	}
+}
+
+// forVolumes calls f with each volume of the system that s mounts, once.
+func forVolumes(s *ast.Service, f func(volume string)) {
+	seen := map[string]bool{}
+	for _, m := range s.Mounts {
+		if m.Kind == ast.MountVolume && !seen[m.Source] {
+			seen[m.Source] = true
+			f(m.Source)
 		}
 	}
 }

@@ -47,17 +47,42 @@ var unsupportedHints = map[string]string{
 	"mac_address":   "pods get their addresses from the cluster network",
 }
 
-func setOf(keys ...string) map[string]bool {
+// keySet is a set of YAML keys that Tycho honours.
+type keySet struct {
+	keys map[string]bool
+	// unhonoured caches, per struct type, the fields whose key is not
+	// in keys and the inline fields: tags are parsed and looked up once,
+	// not once per service.
+	unhonoured sync.Map // reflect.Type -> []yamlField
+}
+
+func setOf(keys ...string) *keySet {
 	m := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		m[k] = true
 	}
-	return m
+	return &keySet{keys: m}
 }
 
-// unsupportedFields reports every set field of v (a compose-go struct)
-// whose YAML key is not in honoured.
-func (lw *lowerer) unsupportedFields(path string, v any, honoured map[string]bool) {
+// fields are the fields of the struct type rt that walkFields looks at:
+// the inline ones and those with a key that is not honoured.
+func (ks *keySet) fields(rt reflect.Type) []yamlField {
+	if v, ok := ks.unhonoured.Load(rt); ok {
+		return v.([]yamlField)
+	}
+	var out []yamlField
+	for _, f := range yamlFields(rt) {
+		if f.inline || !ks.keys[f.key] {
+			out = append(out, f)
+		}
+	}
+	ks.unhonoured.Store(rt, out)
+	return out
+}
+
+// unsupportedFields reports every set field of v (a pointer to a
+// compose-go struct) whose YAML key is not in honoured.
+func (lw *lowerer) unsupportedFields(path string, v any, honoured *keySet) {
 	rv := reflect.ValueOf(v)
 	lw.walkFields(path, rv, honoured)
 }
@@ -70,14 +95,9 @@ type yamlField struct {
 	inline bool
 }
 
-// fieldsOf caches the YAML fields of a struct type: tags are parsed once,
-// not once per service.
-var fieldsOf sync.Map // reflect.Type -> []yamlField
-
+// yamlFields are the fields of the struct type rt that have a YAML key,
+// and the inline ones.
 func yamlFields(rt reflect.Type) []yamlField {
-	if v, ok := fieldsOf.Load(rt); ok {
-		return v.([]yamlField)
-	}
 	var out []yamlField
 	for i := 0; i < rt.NumField(); i++ {
 		f := rt.Field(i)
@@ -94,24 +114,23 @@ func yamlFields(rt reflect.Type) []yamlField {
 			out = append(out, yamlField{index: i, key: name})
 		}
 	}
-	fieldsOf.Store(rt, out)
 	return out
 }
 
-func (lw *lowerer) walkFields(path string, rv reflect.Value, honoured map[string]bool) {
+func (lw *lowerer) walkFields(path string, rv reflect.Value, honoured *keySet) {
 	if rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
 			return
 		}
 		rv = rv.Elem()
 	}
-	for _, f := range yamlFields(rv.Type()) {
+	for _, f := range honoured.fields(rv.Type()) {
 		fv := rv.Field(f.index)
 		if f.inline {
 			lw.walkFields(path, fv, honoured)
 			continue
 		}
-		if honoured[f.key] || fv.IsZero() || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
+		if fv.IsZero() || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
 			continue
 		}
 		key := path + "." + f.key
@@ -122,7 +141,7 @@ func (lw *lowerer) walkFields(path string, rv reflect.Value, honoured map[string
 	}
 }
 
-func (lw *lowerer) service(s types.ServiceConfig) *ast.Service {
+func (lw *lowerer) service(s *types.ServiceConfig) *ast.Service {
 	path := "services." + s.Name
 	svc := &ast.Service{Name: s.Name, Pos: lw.pos(path)}
 	lw.unsupportedFields(path, s, serviceKeys)
@@ -144,8 +163,12 @@ func (lw *lowerer) service(s types.ServiceConfig) *ast.Service {
 	lw.ports(svc, s, path)
 	lw.networks(svc, s, path)
 	lw.mounts(svc, s, path)
-	svc.Secrets = lw.fileRefs(secretsOf(s), path+".secrets", "/run/secrets/")
-	svc.Configs = lw.fileRefs(configsOf(s), path+".configs", "/")
+	if len(s.Secrets) > 0 {
+		svc.Secrets = lw.fileRefs(secretsOf(s), path+".secrets", "/run/secrets/")
+	}
+	if len(s.Configs) > 0 {
+		svc.Configs = lw.fileRefs(configsOf(s), path+".configs", "/")
+	}
 	lw.health(svc, s, path)
 	lw.dependsOn(svc, s, path)
 	lw.resources(svc, s, path)
@@ -161,7 +184,7 @@ func (lw *lowerer) service(s types.ServiceConfig) *ast.Service {
 	return svc
 }
 
-func secretsOf(s types.ServiceConfig) []types.FileReferenceConfig {
+func secretsOf(s *types.ServiceConfig) []types.FileReferenceConfig {
 	out := make([]types.FileReferenceConfig, len(s.Secrets))
 	for i, r := range s.Secrets {
 		out[i] = types.FileReferenceConfig(r)
@@ -169,7 +192,7 @@ func secretsOf(s types.ServiceConfig) []types.FileReferenceConfig {
 	return out
 }
 
-func configsOf(s types.ServiceConfig) []types.FileReferenceConfig {
+func configsOf(s *types.ServiceConfig) []types.FileReferenceConfig {
 	out := make([]types.FileReferenceConfig, len(s.Configs))
 	for i, r := range s.Configs {
 		out[i] = types.FileReferenceConfig(r)
@@ -177,9 +200,9 @@ func configsOf(s types.ServiceConfig) []types.FileReferenceConfig {
 	return out
 }
 
-func (lw *lowerer) lifecycle(svc *ast.Service, s types.ServiceConfig, path string) {
+func (lw *lowerer) lifecycle(svc *ast.Service, s *types.ServiceConfig, path string) {
 	restart := s.Restart
-	restartPath := path + ".restart"
+	restartKey := ".restart" // where restart is decided
 	if rp := deployRestart(s); rp != nil && rp.Condition == "" && rp.MaxAttempts != nil {
 		lw.diags.Warnf("restart-max-attempts", lw.pos(path+".deploy.restart_policy.max_attempts"), path+".deploy.restart_policy.max_attempts", "max_attempts without a condition (default: any) is ignored: a long-running service is restarted without limit").
 			Note("set condition: on-failure to run it as a Job with this many retries")
@@ -194,7 +217,7 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s types.ServiceConfig, path strin
 		default:
 			restart = "always"
 		}
-		restartPath = path + ".deploy.restart_policy.condition"
+		restartKey = ".deploy.restart_policy.condition"
 		if rp := s.Deploy.RestartPolicy; rp.MaxAttempts != nil {
 			n := int32(min(*rp.MaxAttempts, 1<<30))
 			svc.MaxAttempts = &n
@@ -217,6 +240,7 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s types.ServiceConfig, path strin
 		}
 	case restart == "" || restart == "always" || restart == "unless-stopped":
 	default:
+		restartPath := path + restartKey
 		lw.diags.Errorf("restart", lw.pos(restartPath), restartPath, "unknown restart policy %q", restart)
 	}
 	if s.Deploy != nil {
@@ -259,14 +283,14 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s types.ServiceConfig, path strin
 	}
 }
 
-func deployRestart(s types.ServiceConfig) *types.RestartPolicy {
+func deployRestart(s *types.ServiceConfig) *types.RestartPolicy {
 	if s.Deploy == nil {
 		return nil
 	}
 	return s.Deploy.RestartPolicy
 }
 
-func (lw *lowerer) image(svc *ast.Service, s types.ServiceConfig, path string) {
+func (lw *lowerer) image(svc *ast.Service, s *types.ServiceConfig, path string) {
 	c := &svc.Container
 	c.Image = s.Image
 	c.ImagePos = lw.pos(path + ".image")
@@ -317,7 +341,7 @@ func buildContext(b *types.BuildConfig, workDir string) string {
 	return b.Context
 }
 
-func (lw *lowerer) container(svc *ast.Service, s types.ServiceConfig, path string) {
+func (lw *lowerer) container(svc *ast.Service, s *types.ServiceConfig, path string) {
 	c := &svc.Container
 	if s.Entrypoint != nil {
 		c.Entrypoint = append([]string{}, s.Entrypoint...)
@@ -355,11 +379,17 @@ func (lw *lowerer) container(svc *ast.Service, s types.ServiceConfig, path strin
 			}
 		}
 	}
+	// positions only of what is set, as for user and init: looking up
+	// a key that is not written costs a lookup per parent key
 	sec.Privileged = s.Privileged
-	sec.PrivPos = lw.pos(path + ".privileged")
+	if s.Privileged {
+		sec.PrivPos = lw.pos(path + ".privileged")
+	}
 	sec.CapAdd = upperCaps(s.CapAdd)
 	sec.CapDrop = upperCaps(s.CapDrop)
-	sec.CapPos = lw.pos(path + ".cap_add")
+	if len(s.CapAdd)+len(s.CapDrop) > 0 {
+		sec.CapPos = lw.pos(path + ".cap_add")
+	}
 	sec.ReadOnlyRootFS = s.ReadOnly
 	if s.Init != nil && *s.Init {
 		sec.Init = true
@@ -395,7 +425,10 @@ func upperCaps(caps []string) []string {
 	return out
 }
 
-func (lw *lowerer) environment(svc *ast.Service, s types.ServiceConfig, path string) {
+func (lw *lowerer) environment(svc *ast.Service, s *types.ServiceConfig, path string) {
+	if len(s.Environment) > 0 {
+		svc.Container.Env = make([]ast.EnvVar, 0, len(s.Environment))
+	}
 	for _, k := range sortedKeys(s.Environment) {
 		v := s.Environment[k]
 		p := path + ".environment." + k
@@ -412,7 +445,7 @@ func (lw *lowerer) environment(svc *ast.Service, s types.ServiceConfig, path str
 		svc.Container.Env = append(svc.Container.Env, ast.EnvVar{Name: k, Value: *v, Pos: lw.pos(p)})
 	}
 	for i, ef := range s.EnvFiles {
-		p := fmt.Sprintf("%s.env_file.%d", path, i)
+		p := path + ".env_file." + strconv.Itoa(i)
 		if !lw.m.Has(p) {
 			p = path + ".env_file"
 		}
@@ -433,9 +466,9 @@ func (lw *lowerer) environment(svc *ast.Service, s types.ServiceConfig, path str
 	}
 }
 
-func (lw *lowerer) ports(svc *ast.Service, s types.ServiceConfig, path string) {
+func (lw *lowerer) ports(svc *ast.Service, s *types.ServiceConfig, path string) {
 	for i, p := range s.Ports {
-		pp := fmt.Sprintf("%s.ports.%d", path, i)
+		pp := path + ".ports." + strconv.Itoa(i)
 		pos := lw.pos(pp)
 		proto := ast.Protocol(strings.ToLower(p.Protocol))
 		if proto == "" {
@@ -483,7 +516,7 @@ func (lw *lowerer) ports(svc *ast.Service, s types.ServiceConfig, path string) {
 		svc.Ports = append(svc.Ports, port)
 	}
 	for i, e := range s.Expose {
-		pp := fmt.Sprintf("%s.expose.%d", path, i)
+		pp := path + ".expose." + strconv.Itoa(i)
 		pos := lw.pos(pp)
 		spec, protoStr, _ := strings.Cut(e, "/")
 		proto := ast.Protocol(strings.ToLower(protoStr))
@@ -511,9 +544,11 @@ func (lw *lowerer) ports(svc *ast.Service, s types.ServiceConfig, path string) {
 	}
 }
 
-func (lw *lowerer) networks(svc *ast.Service, s types.ServiceConfig, path string) {
+func (lw *lowerer) networks(svc *ast.Service, s *types.ServiceConfig, path string) {
 	svc.NetworkMode = s.NetworkMode
-	svc.NetworkModePos = lw.pos(path + ".network_mode")
+	if s.NetworkMode != "" {
+		svc.NetworkModePos = lw.pos(path + ".network_mode")
+	}
 	switch {
 	case s.NetworkMode == "" || s.NetworkMode == "bridge" || s.NetworkMode == "default":
 		svc.NetworkMode = ""
@@ -538,6 +573,9 @@ func (lw *lowerer) networks(svc *ast.Service, s types.ServiceConfig, path string
 	if len(names) == 0 && svc.NetworkMode == "" {
 		names = []string{"default"}
 	}
+	if len(names) > 0 {
+		svc.Networks = make([]ast.NetworkAttachment, 0, len(names))
+	}
 	for _, n := range names {
 		np := path + ".networks." + n
 		svc.Networks = append(svc.Networks, ast.NetworkAttachment{Network: n, Pos: lw.pos(np)})
@@ -546,7 +584,7 @@ func (lw *lowerer) networks(svc *ast.Service, s types.ServiceConfig, path string
 			continue
 		}
 		for i, a := range cfg.Aliases {
-			svc.Aliases = append(svc.Aliases, ast.Alias{Name: a, Pos: lw.pos(fmt.Sprintf("%s.aliases.%d", np, i))})
+			svc.Aliases = append(svc.Aliases, ast.Alias{Name: a, Pos: lw.pos(np + ".aliases." + strconv.Itoa(i))})
 		}
 		if cfg.Ipv4Address != "" || cfg.Ipv6Address != "" || len(cfg.LinkLocalIPs) > 0 || cfg.MacAddress != "" {
 			lw.diags.Warnf("unsupported-key", lw.pos(np), np, "fixed addresses are not supported: pods get addresses from the cluster network").Note("reach the service by its name instead")
@@ -558,15 +596,18 @@ func (lw *lowerer) networks(svc *ast.Service, s types.ServiceConfig, path string
 			continue // the service's own name already resolves
 		}
 		// The alias names the linked service, so it belongs to the target.
-		lw.pendingLinks = append(lw.pendingLinks, pendingLink{target: target, alias: ast.Alias{Name: alias, Pos: lw.pos(fmt.Sprintf("%s.links.%d", path, i))}, from: s.Name})
+		lw.pendingLinks = append(lw.pendingLinks, pendingLink{target: target, alias: ast.Alias{Name: alias, Pos: lw.pos(path + ".links." + strconv.Itoa(i))}, from: s.Name})
 	}
 	for i := range s.ExternalLinks {
-		p := fmt.Sprintf("%s.external_links.%d", path, i)
+		p := path + ".external_links." + strconv.Itoa(i)
 		lw.diags.Warnf("unsupported-key", lw.pos(p), p, "external_links are not supported: reach the other system by its Service DNS name")
 	}
 }
 
 func loopback(hostIP string) bool {
+	if hostIP == "" {
+		return false // most ports have no host_ip
+	}
 	ip := net.ParseIP(hostIP)
 	return ip != nil && ip.IsLoopback()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -28,9 +29,9 @@ func relPath(base, target string) (string, error) {
 	return rel, nil
 }
 
-func (lw *lowerer) mounts(svc *ast.Service, s types.ServiceConfig, p string) {
+func (lw *lowerer) mounts(svc *ast.Service, s *types.ServiceConfig, p string) {
 	for i, v := range s.Volumes {
-		vp := fmt.Sprintf("%s.volumes.%d", p, i)
+		vp := p + ".volumes." + strconv.Itoa(i)
 		pos := lw.pos(vp)
 		if v.Source == "" && len(v.Target) > 2 && v.Target[1] == ':' && v.Target[2] == '/' {
 			// compose-go reads "x:/data" as a Windows drive path; on
@@ -72,7 +73,7 @@ func (lw *lowerer) mounts(svc *ast.Service, s types.ServiceConfig, p string) {
 		svc.Mounts = append(svc.Mounts, m)
 	}
 	for i, t := range s.Tmpfs {
-		tp := fmt.Sprintf("%s.tmpfs.%d", p, i)
+		tp := p + ".tmpfs." + strconv.Itoa(i)
 		if !lw.m.Has(tp) {
 			tp = p + ".tmpfs"
 		}
@@ -104,6 +105,7 @@ func (lw *lowerer) bind(svc *ast.Service, m *ast.Mount, v types.ServiceVolumeCon
 		m.Kind = ast.MountVolume
 		name := lw.bindVolumeName(svc.Name, i)
 		lw.sys.Volumes = append(lw.sys.Volumes, &ast.Volume{Name: name, Pos: m.Pos, Size: lw.opts.VolumeSize, StorageClass: lw.opts.StorageClass})
+		lw.volumeNames[name] = true
 		m.Source = name
 		lw.diags.Infof("bind-volume", m.Pos, vp, "bind mount of %s becomes the volume %q of the system", displayPath(v.Source, lw.l.WorkDir), name)
 		return
@@ -126,20 +128,10 @@ func (lw *lowerer) bind(svc *ast.Service, m *ast.Mount, v types.ServiceVolumeCon
 
 func (lw *lowerer) bindVolumeName(service string, i int) string {
 	n := fmt.Sprintf("%s-bind-%d", service, i)
-	for lw.volumeNamed(n) {
+	for lw.volumeNames[n] {
 		n += "x"
 	}
 	return n
-}
-
-// volumeNamed is a linear search: the list is not sorted while lowering.
-func (lw *lowerer) volumeNamed(n string) bool {
-	for _, v := range lw.sys.Volumes {
-		if v.Name == n {
-			return true
-		}
-	}
-	return false
 }
 
 func displayPath(p, workDir string) string {
@@ -152,7 +144,7 @@ func displayPath(p, workDir string) string {
 func (lw *lowerer) fileRefs(refs []types.FileReferenceConfig, p, dir string) []ast.FileRef {
 	var out []ast.FileRef
 	for i, r := range refs {
-		rp := fmt.Sprintf("%s.%d", p, i)
+		rp := p + "." + strconv.Itoa(i)
 		ref := ast.FileRef{Name: r.Source, Target: r.Target, Pos: lw.pos(rp)}
 		switch {
 		case ref.Target == "":
@@ -172,7 +164,7 @@ func (lw *lowerer) fileRefs(refs []types.FileReferenceConfig, p, dir string) []a
 	return out
 }
 
-func (lw *lowerer) health(svc *ast.Service, s types.ServiceConfig, p string) {
+func (lw *lowerer) health(svc *ast.Service, s *types.ServiceConfig, p string) {
 	hc := s.HealthCheck
 	if hc == nil {
 		return
@@ -207,7 +199,7 @@ func (lw *lowerer) health(svc *ast.Service, s types.ServiceConfig, p string) {
 	svc.Health = h
 }
 
-func (lw *lowerer) dependsOn(svc *ast.Service, s types.ServiceConfig, p string) {
+func (lw *lowerer) dependsOn(svc *ast.Service, s *types.ServiceConfig, p string) {
 	for _, name := range sortedKeys(s.DependsOn) {
 		d := s.DependsOn[name]
 		if name == s.Name && !lw.m.Has(p+".depends_on."+name) {
@@ -230,12 +222,16 @@ func (lw *lowerer) dependsOn(svc *ast.Service, s types.ServiceConfig, p string) 
 	}
 }
 
-func (lw *lowerer) resources(svc *ast.Service, s types.ServiceConfig, p string) {
+func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string) {
 	r := &svc.Resources
-	r.Pos = lw.pos(p + ".deploy.resources")
+	switch {
+	case s.CPUS > 0:
+		r.Pos = lw.pos(p + ".cpus")
+	case s.Deploy != nil || s.MemLimit > 0 || s.MemReservation > 0 || s.PidsLimit > 0 || len(s.Gpus) > 0:
+		r.Pos = lw.pos(p + ".deploy.resources")
+	}
 	if s.CPUS > 0 {
 		r.CPULimitMilli = milli(s.CPUS)
-		r.Pos = lw.pos(p + ".cpus")
 	}
 	if s.MemLimit > 0 {
 		r.MemoryLimit = int64(s.MemLimit)
@@ -257,7 +253,9 @@ func (lw *lowerer) resources(svc *ast.Service, s types.ServiceConfig, p string) 
 			if l.Pids > 0 {
 				r.Pids = l.Pids
 			}
-			lw.gpus(r, l.Devices, p+".deploy.resources.limits.devices")
+			if len(l.Devices) > 0 {
+				lw.gpus(r, l.Devices, p+".deploy.resources.limits.devices")
+			}
 		}
 		if q := s.Deploy.Resources.Reservations; q != nil {
 			if q.NanoCPUs > 0 {
@@ -266,7 +264,9 @@ func (lw *lowerer) resources(svc *ast.Service, s types.ServiceConfig, p string) 
 			if q.MemoryBytes > 0 {
 				r.MemoryRequest = int64(q.MemoryBytes)
 			}
-			lw.gpus(r, q.Devices, p+".deploy.resources.reservations.devices")
+			if len(q.Devices) > 0 {
+				lw.gpus(r, q.Devices, p+".deploy.resources.reservations.devices")
+			}
 			if len(q.GenericResources) > 0 {
 				lw.diags.Warnf("unsupported-key", lw.pos(p+".deploy.resources.reservations.generic_resources"), p+".deploy.resources.reservations.generic_resources", "generic_resources are not supported and are ignored")
 			}
@@ -276,7 +276,9 @@ func (lw *lowerer) resources(svc *ast.Service, s types.ServiceConfig, p string) 
 		// every entry of gpus: is a GPU request, whatever its capabilities
 		s.Gpus[i].Capabilities = append(s.Gpus[i].Capabilities, "gpu")
 	}
-	lw.gpus(r, s.Gpus, p+".gpus")
+	if len(s.Gpus) > 0 {
+		lw.gpus(r, s.Gpus, p+".gpus")
+	}
 	if r.Pids > 0 {
 		lw.diags.Infof("pids-limit", lw.pos(p+".pids_limit"), p+".pids_limit", "a per-container pids limit is not supported by Kubernetes: the node's podPidsLimit applies")
 		r.Pids = 0
@@ -296,7 +298,7 @@ func milli(cpus float32) int64 {
 
 func (lw *lowerer) gpus(r *ast.Resources, devs []types.DeviceRequest, p string) {
 	for i, d := range devs {
-		dp := fmt.Sprintf("%s.%d", p, i)
+		dp := p + "." + strconv.Itoa(i)
 		isGPU := d.Driver == "nvidia"
 		for _, c := range d.Capabilities {
 			if c == "gpu" {
@@ -322,7 +324,14 @@ func (lw *lowerer) gpus(r *ast.Resources, devs []types.DeviceRequest, p string) 
 	}
 }
 
-func (lw *lowerer) misc(svc *ast.Service, s types.ServiceConfig, p string) {
+func (lw *lowerer) misc(svc *ast.Service, s *types.ServiceConfig, p string) {
+	n := len(s.Labels) + len(s.Annotations)
+	if s.Deploy != nil {
+		n += len(s.Deploy.Labels)
+	}
+	if n > 0 {
+		svc.Annotations = make([]ast.KV, 0, n)
+	}
 	for _, k := range sortedKeys(s.Labels) {
 		svc.Annotations = append(svc.Annotations, ast.KV{Key: k, Value: s.Labels[k], Pos: lw.pos(p + ".labels." + k)})
 	}
@@ -347,7 +356,10 @@ func (lw *lowerer) misc(svc *ast.Service, s types.ServiceConfig, p string) {
 	for _, ip := range sortedKeys(byIP) {
 		svc.ExtraHosts = append(svc.ExtraHosts, ast.HostAlias{IP: ip, Hostnames: byIP[ip], Pos: lw.pos(p + ".extra_hosts")})
 	}
-	svc.DNS = ast.DNS{Nameservers: s.DNS, Searches: s.DNSSearch, Pos: lw.pos(p + ".dns")}
+	svc.DNS = ast.DNS{Nameservers: s.DNS, Searches: s.DNSSearch}
+	if len(s.DNS)+len(s.DNSSearch)+len(s.DNSOpts) > 0 {
+		svc.DNS.Pos = lw.pos(p + ".dns")
+	}
 	for _, o := range s.DNSOpts {
 		k, v, _ := strings.Cut(o, ":")
 		svc.DNS.Options = append(svc.DNS.Options, ast.KV{Key: k, Value: v})
@@ -361,8 +373,11 @@ func (lw *lowerer) misc(svc *ast.Service, s types.ServiceConfig, p string) {
 	}
 }
 
-func (lw *lowerer) serviceExt(svc *ast.Service, s types.ServiceConfig, p string) {
+func (lw *lowerer) serviceExt(svc *ast.Service, s *types.ServiceConfig, p string) {
 	svc.Expose = lw.opts.Expose
+	if !hasExt(s.Extensions) {
+		return // before ext is made: decoding moves it to the heap
+	}
 	var ext serviceExt
 	if !lw.decodeExt(s.Extensions, p, &ext) {
 		return
@@ -373,7 +388,7 @@ func (lw *lowerer) serviceExt(svc *ast.Service, s types.ServiceConfig, p string)
 		svc.ExposePos = lw.pos(xp + ".expose")
 	}
 	for i, c := range ext.Clients {
-		cp := fmt.Sprintf("%s.clients.%d", xp, i)
+		cp := xp + ".clients." + strconv.Itoa(i)
 		n, ok := validCIDR(c)
 		if !ok {
 			lw.diags.Errorf("x-tycho", lw.pos(cp), cp, "client %q is not an IP address or CIDR", c)
@@ -385,7 +400,7 @@ func (lw *lowerer) serviceExt(svc *ast.Service, s types.ServiceConfig, p string)
 		svc.Egress = []ast.EgressRule{}
 	}
 	for i, e := range ext.Egress {
-		ep := fmt.Sprintf("%s.egress.%d", xp, i)
+		ep := xp + ".egress." + strconv.Itoa(i)
 		n, ok := validCIDR(e.CIDR)
 		if !ok {
 			lw.diags.Errorf("x-tycho", lw.pos(ep), ep, "egress cidr %q is not an IP address or CIDR", e.CIDR)

@@ -2,7 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,15 +50,54 @@ type gen struct {
 	objs  []Object
 	// names in use, per kind, for collision checks
 	names map[string]map[string]string
-	// object name of each service
-	svcName map[string]string
+	// the names, labels and selector of each service's objects
+	svcs map[string]*serviceMeta
 	// the names of volumes, secrets and configs
 	volName    map[string]string
 	secretName map[string]string
 	configName map[string]string
-	waiterUsed bool
+	// partOf is the system's name as a label value
+	partOf string
+	// sysLabels are the labels of the objects of no service;
+	// sysAnnotations the annotations of every object (nil for none).
+	// Like serviceMeta's maps, each is shared by many objects.
+	sysLabels      map[string]string
+	sysAnnotations map[string]string
+	// rules are the network weaver's rules by service (nil without
+	// network policy)
+	rules map[string]*ast.ServiceRules
+	// netLabel and netSelector remember each network's pod label and the
+	// selector of its pods
+	netLabel    map[string]string
+	netSelector map[string]*metav1.LabelSelector
+	// helperSec is the security context of Tycho's helper containers
+	helperSec *corev1.SecurityContext
+	// annotationKeyErr remembers why an annotation key is invalid ("" for
+	// a valid one): services often share their label keys
+	annotationKeyErr map[string]string
+	waiterUsed       bool
 	// service accounts of the user's that run waiting init containers
 	waiterSubjects map[string]bool
+}
+
+// serviceMeta is what the objects of one service share. Objects are
+// printed and never changed after Generate, so all the objects of a
+// service share one labels map and one selector map; an object whose
+// labels differ (the pod template's) gets a copy.
+type serviceMeta struct {
+	// name is the object name of the service's Service, workload and
+	// container; published that of the Service of its published ports
+	// ("" when it has none)
+	name      string
+	published string
+	// path is the service's key path and what its description,
+	// `service "<name>"`, for diagnostics
+	path string
+	what string
+	// labels are the labels of the service's objects; selector selects its
+	// pods by labels that never change
+	labels   map[string]string
+	selector map[string]string
 }
 
 // Generate turns sys into Kubernetes objects in apply-safe order.
@@ -69,13 +108,36 @@ func Generate(sys *ast.System, opts Options) ([]Object, diag.List) {
 	if opts.KubectlImage == "" {
 		opts.KubectlImage = DefaultKubectlImage
 	}
-	g := &gen{sys: sys, opts: opts, names: map[string]map[string]string{}, svcName: map[string]string{},
-		volName: map[string]string{}, secretName: map[string]string{}, configName: map[string]string{}, waiterSubjects: map[string]bool{}}
+	g := &gen{sys: sys, opts: opts, names: map[string]map[string]string{},
+		svcs:    make(map[string]*serviceMeta, len(sys.Services)),
+		volName: make(map[string]string, len(sys.Volumes)), secretName: make(map[string]string, len(sys.Secrets)),
+		configName: make(map[string]string, len(sys.Configs)), partOf: DNSLabel(sys.Name, 63),
+		netLabel: map[string]string{}, netSelector: map[string]*metav1.LabelSelector{},
+		annotationKeyErr: map[string]string{}, waiterSubjects: map[string]bool{}}
 	g.assignNames()
 	if g.diags.HasErrors() {
 		return nil, g.diags
 	}
+	g.sysLabels = g.labels("")
+	if len(sys.Annotations) > 0 {
+		g.sysAnnotations = make(map[string]string, len(sys.Annotations))
+		for _, kv := range sys.Annotations {
+			g.sysAnnotations[kv.Key] = kv.Value
+		}
+	}
+	if np := sys.Policy.Network; np != nil {
+		g.rules = make(map[string]*ast.ServiceRules, len(np.Rules))
+		for i := range np.Rules {
+			// the first rule of a service is the one that counts
+			if r := &np.Rules[i]; g.rules[r.Service] == nil {
+				g.rules[r.Service] = r
+			}
+		}
+	}
+	// about the number of objects: a few per service
+	g.objs = make([]Object, 0, 4*len(sys.Services)+len(sys.Secrets)+len(sys.Configs)+len(sys.Volumes)+4)
 	if sys.CreateNamespace && sys.Namespace != "" {
+		// its own labels: the security level is added to them
 		ns := &corev1.Namespace{TypeMeta: tm("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: sys.Namespace, Labels: g.labels("")}}
 		if lvl := sys.Policy.SecurityLevel; lvl != "" {
 			ns.Labels["pod-security.kubernetes.io/enforce"] = lvl
@@ -139,33 +201,39 @@ func (g *gen) rename(orig, name, what string, pos ast.Pos, path string) {
 }
 
 func (g *gen) assignNames() {
+	g.names["Service"] = make(map[string]string, 2*len(g.sys.Services))
+	g.names["workload"] = make(map[string]string, len(g.sys.Services))
 	for _, s := range g.sys.Services {
 		n := DNS1035(s.Name, 63)
-		p := "services." + s.Name
+		// what is `service "<name>"`, as %q writes it
+		sm := &serviceMeta{name: n, path: "services." + s.Name, what: "service " + strconv.Quote(s.Name)}
 		if n != s.Name {
-			g.diags.Warnf("renamed", s.Pos, p, "service %q is named %q in Kubernetes: other services reach it as %q, not %q", s.Name, n, n, s.Name).
+			g.diags.Warnf("renamed", s.Pos, sm.path, "service %q is named %q in Kubernetes: other services reach it as %q, not %q", s.Name, n, n, s.Name).
 				Note("use a lower-case name of letters, digits and '-' that starts with a letter")
 		}
-		g.svcName[s.Name] = n
-		g.claim("Service", n, fmt.Sprintf("service %q", s.Name), s.Pos, p)
-		g.claim("workload", n, fmt.Sprintf("service %q", s.Name), s.Pos, p)
+		sm.labels = g.labels(n)
+		sm.selector = g.selector(n)
+		g.svcs[s.Name] = sm
+		g.claim("Service", n, sm.what, s.Pos, sm.path)
+		g.claim("workload", n, sm.what, s.Pos, sm.path)
 	}
 	for _, s := range g.sys.Services {
+		sm := g.svcs[s.Name]
 		for _, a := range s.Aliases {
 			n := DNS1035(a.Name, 63)
 			if n != a.Name {
-				g.diags.Warnf("alias-name", a.Pos, "services."+s.Name, "alias %q is not a valid DNS label: it resolves as %q", a.Name, n)
+				g.diags.Warnf("alias-name", a.Pos, sm.path, "alias %q is not a valid DNS label: it resolves as %q", a.Name, n)
 			}
-			g.claim("Service", n, fmt.Sprintf("alias %q of service %q", a.Name, s.Name), a.Pos, "services."+s.Name)
+			g.claim("Service", n, fmt.Sprintf("alias %q of %s", a.Name, sm.what), a.Pos, sm.path)
 		}
 		if hasPublished(s) {
-			n := DNS1035(g.svcName[s.Name]+"-published", 63)
-			g.claim("Service", n, fmt.Sprintf("the published ports of service %q", s.Name), s.Pos, "services."+s.Name+".ports")
+			sm.published = DNS1035(sm.name+"-published", 63)
+			g.claim("Service", sm.published, "the published ports of "+sm.what, s.Pos, sm.path+".ports")
 		}
 	}
 	labelOf := map[string]string{}
 	for _, n := range g.sys.Networks {
-		l := NetworkLabel(n.Name)
+		l := g.networkLabel(n.Name)
 		if prev, ok := labelOf[l]; ok {
 			g.diags.Errorf("name-collision", n.Pos, "networks."+n.Name, "networks %q and %q both become the pod label %s: their services could reach each other", prev, n.Name, l).Note("rename one of them")
 		}
@@ -182,9 +250,10 @@ func (g *gen) assignNames() {
 			continue
 		}
 		n := DNSLabel(v.Name, 63)
-		g.rename(v.Name, n, "volume", v.Pos, "volumes."+v.Name)
+		p := "volumes." + v.Name
+		g.rename(v.Name, n, "volume", v.Pos, p)
 		g.volName[v.Name] = n
-		g.claim("PersistentVolumeClaim", n, fmt.Sprintf("volume %q", v.Name), v.Pos, "volumes."+v.Name)
+		g.claim("PersistentVolumeClaim", n, "volume "+strconv.Quote(v.Name), v.Pos, p)
 	}
 	for _, s := range g.sys.Secrets {
 		if s.External {
@@ -193,7 +262,7 @@ func (g *gen) assignNames() {
 		}
 		n := DNSLabel(s.Name, 63)
 		g.secretName[s.Name] = n
-		g.claim("Secret", n, fmt.Sprintf("secret %q", s.Name), s.Pos, "secrets."+s.Name)
+		g.claim("Secret", n, "secret "+strconv.Quote(s.Name), s.Pos, "secrets."+s.Name)
 	}
 	for _, c := range g.sys.Configs {
 		if c.External {
@@ -202,7 +271,7 @@ func (g *gen) assignNames() {
 		}
 		n := DNSLabel(c.Name, 63)
 		g.configName[c.Name] = n
-		g.claim("ConfigMap", n, fmt.Sprintf("config %q", c.Name), c.Pos, "configs."+c.Name)
+		g.claim("ConfigMap", n, "config "+strconv.Quote(c.Name), c.Pos, "configs."+c.Name)
 	}
 }
 
@@ -217,15 +286,14 @@ func (g *gen) externalName(what, name, ext string, pos ast.Pos, path string) str
 	return n
 }
 
-// labels are the labels of every object of the system; service adds the
-// service's name.
-func (g *gen) labels(service string) map[string]string {
-	l := map[string]string{
-		LabelManagedBy: ManagedBy,
-		LabelPartOf:    DNSLabel(g.sys.Name, 63),
-	}
-	if service != "" {
-		l[LabelName] = g.svcName[service]
+// labels are the labels of every object of the system; name, the object
+// name of a service, adds the service's name (none when empty).
+func (g *gen) labels(name string) map[string]string {
+	l := make(map[string]string, 5+len(g.sys.Labels))
+	l[LabelManagedBy] = ManagedBy
+	l[LabelPartOf] = g.partOf
+	if name != "" {
+		l[LabelName] = name
 	}
 	if g.sys.GUID != "" {
 		l[LabelGUID] = g.sys.GUID
@@ -239,24 +307,20 @@ func (g *gen) labels(service string) map[string]string {
 	return l
 }
 
-// selector selects the pods of a service by labels that never change.
-func (g *gen) selector(service string) map[string]string {
-	l := map[string]string{LabelPartOf: DNSLabel(g.sys.Name, 63), LabelName: g.svcName[service]}
+// selector selects the pods of the service named name (its object name)
+// by labels that never change.
+func (g *gen) selector(name string) map[string]string {
+	l := map[string]string{LabelPartOf: g.partOf, LabelName: name}
 	if g.sys.GUID != "" {
 		l[LabelGUID] = g.sys.GUID
 	}
 	return l
 }
 
-func (g *gen) meta(name, service string) metav1.ObjectMeta {
-	m := metav1.ObjectMeta{Name: name, Labels: g.labels(service)}
-	if len(g.sys.Annotations) > 0 {
-		m.Annotations = map[string]string{}
-		for _, kv := range g.sys.Annotations {
-			m.Annotations[kv.Key] = kv.Value
-		}
-	}
-	return m
+// meta is the metadata of an object with labels (sysLabels or a
+// serviceMeta's, shared) and the system's annotations (shared too).
+func (g *gen) meta(name string, labels map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: labels, Annotations: g.sysAnnotations}
 }
 
 func (g *gen) secret(s *ast.Secret) {
@@ -264,7 +328,7 @@ func (g *gen) secret(s *ast.Secret) {
 		return
 	}
 	n := g.secretName[s.Name]
-	g.add(&corev1.Secret{TypeMeta: tm("v1", "Secret"), ObjectMeta: g.meta(n, ""), Type: corev1.SecretTypeOpaque,
+	g.add(&corev1.Secret{TypeMeta: tm("v1", "Secret"), ObjectMeta: g.meta(n, g.sysLabels), Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{dataKey(s.Name): s.Data}})
 }
 
@@ -273,7 +337,7 @@ func (g *gen) config(c *ast.Config) {
 		return
 	}
 	n := g.configName[c.Name]
-	g.add(configMap(g.meta(n, ""), []ast.File{{Name: dataKey(c.Name), Data: c.Data}}))
+	g.add(configMap(g.meta(n, g.sysLabels), []ast.File{{Name: dataKey(c.Name), Data: c.Data}}))
 }
 
 // dataKey makes a valid ConfigMap/Secret key ([-._a-zA-Z0-9]+).
@@ -332,7 +396,7 @@ func (g *gen) pvc(v *ast.Volume) {
 	if v.ReadWriteMany {
 		mode = corev1.ReadWriteMany
 	}
-	pvc := &corev1.PersistentVolumeClaim{TypeMeta: tm("v1", "PersistentVolumeClaim"), ObjectMeta: g.meta(g.volName[v.Name], ""),
+	pvc := &corev1.PersistentVolumeClaim{TypeMeta: tm("v1", "PersistentVolumeClaim"), ObjectMeta: g.meta(g.volName[v.Name], g.sysLabels),
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: []corev1.PersistentVolumeAccessMode{mode},
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: *resource.NewQuantity(v.Size, resource.BinarySI)}},
@@ -344,12 +408,21 @@ func (g *gen) pvc(v *ast.Volume) {
 	g.add(pvc)
 }
 
+// portKey is a port on a protocol.
+type portKey struct {
+	port  uint16
+	proto ast.Protocol
+}
+
 // servicePorts are the container ports of s, one per (port, protocol).
 func servicePorts(s *ast.Service) []corev1.ServicePort {
-	seen := map[string]bool{}
-	var out []corev1.ServicePort
+	if len(s.Ports) == 0 {
+		return nil
+	}
+	seen := map[portKey]bool{}
+	out := make([]corev1.ServicePort, 0, len(s.Ports))
 	for _, p := range s.Ports {
-		key := fmt.Sprintf("%d/%s", p.Target, p.Protocol)
+		key := portKey{p.Target, p.Protocol}
 		if seen[key] {
 			continue
 		}
@@ -381,26 +454,25 @@ func proto(p ast.Protocol) corev1.Protocol {
 	return corev1.ProtocolTCP
 }
 
-func (g *gen) kubeServices(s *ast.Service) {
-	name := g.svcName[s.Name]
+func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
 	ports := servicePorts(s)
 	mk := func(n string) *corev1.Service {
 		// Headless: the name resolves to the ready pods themselves, as
 		// docker's DNS resolves a service to its containers, so every
 		// port a container listens on is reached by name, declared or
 		// not (docs/mapping.md).
-		return &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(n, s.Name),
-			Spec: corev1.ServiceSpec{Selector: g.selector(s.Name), Ports: ports, ClusterIP: corev1.ClusterIPNone}}
+		return &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(n, sm.labels),
+			Spec: corev1.ServiceSpec{Selector: sm.selector, Ports: ports, ClusterIP: corev1.ClusterIPNone}}
 	}
-	g.add(mk(name))
+	g.add(mk(sm.name))
 	for _, a := range s.Aliases {
 		g.add(mk(DNS1035(a.Name, 63)))
 	}
-	if !hasPublished(s) {
+	if sm.published == "" {
 		return
 	}
-	pub := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(DNS1035(name+"-published", 63), s.Name),
-		Spec: corev1.ServiceSpec{Selector: g.selector(s.Name)}}
+	pub := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(sm.published, sm.labels),
+		Spec: corev1.ServiceSpec{Selector: sm.selector}}
 	switch s.Expose {
 	case ast.ExposeNodePort:
 		pub.Spec.Type = corev1.ServiceTypeNodePort
@@ -414,12 +486,12 @@ func (g *gen) kubeServices(s *ast.Service) {
 		// CIDRs see it (with Cluster, traffic arrives from node addresses)
 		pub.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	}
-	seen := map[string]bool{}
+	seen := map[portKey]bool{}
 	for _, p := range s.Ports {
 		if p.Published == 0 {
 			continue
 		}
-		key := fmt.Sprintf("%d/%s", p.Published, p.Protocol)
+		key := portKey{p.Published, p.Protocol}
 		if seen[key] {
 			g.diags.Errorf("duplicate-published-port", p.Pos, "services."+s.Name+".ports", "port %d/%s is published twice", p.Published, p.Protocol)
 			continue
@@ -449,14 +521,32 @@ func hasPublished(s *ast.Service) bool {
 	return false
 }
 
+// sortObjects sorts objs by kind (kindRank), then name, keeping the order
+// of equal ones: the kinds by counting, then the objects of each kind by
+// name. They are made in the order of the system's sorted lists, so they
+// are most often in order already.
 func sortObjects(objs []Object) {
-	sort.SliceStable(objs, func(i, j int) bool {
-		ri, rj := kindRank(objs[i]), kindRank(objs[j])
-		if ri != rj {
-			return ri < rj
+	var start [maxRank + 2]int // objects of rank r go to [start[r], start[r+1])
+	for _, o := range objs {
+		start[kindRank(o)+1]++
+	}
+	for r := 1; r < len(start); r++ {
+		start[r] += start[r-1]
+	}
+	sorted := make([]Object, len(objs))
+	next := start
+	for _, o := range objs {
+		r := kindRank(o)
+		sorted[next[r]] = o
+		next[r]++
+	}
+	byName := func(a, b Object) int { return strings.Compare(a.GetName(), b.GetName()) }
+	for r := 0; r <= maxRank; r++ {
+		if kind := sorted[start[r]:start[r+1]]; !slices.IsSortedFunc(kind, byName) {
+			slices.SortStableFunc(kind, byName)
 		}
-		return objs[i].GetName() < objs[j].GetName()
-	})
+	}
+	copy(objs, sorted)
 }
 
 // kindRank is the apply-safe order of kinds.
@@ -484,5 +574,8 @@ func kindRank(o Object) int {
 	case *appsv1.Deployment, *appsv1.DaemonSet, *batchv1.Job:
 		return 9
 	}
-	return 10
+	return maxRank
 }
+
+// maxRank is the rank of the kinds kindRank does not know.
+const maxRank = 10

@@ -23,11 +23,17 @@ const (
 // had to be cut gets a short stable hash suffix so that two long names stay
 // apart.
 func DNSLabel(s string, max int) string {
+	if isDNSLabel(s, max) {
+		// most names are already labels: they are returned as they are
+		return s
+	}
 	var b strings.Builder
+	// every rune becomes one byte, so the label is at most len(s) long
+	b.Grow(len(s))
 	for _, r := range strings.ToLower(s) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
+			b.WriteByte(byte(r))
 		default:
 			b.WriteByte('-')
 		}
@@ -42,6 +48,20 @@ func DNSLabel(s string, max int) string {
 		out = strings.TrimRight(out[:max-7], "-") + "-" + suffix
 	}
 	return out
+}
+
+// isDNSLabel reports whether DNSLabel(s, max) is s itself: s is 1 to max
+// lower-case letters, digits and '-', and neither starts nor ends with '-'.
+func isDNSLabel(s string, max int) bool {
+	if s == "" || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // DNS1035 is DNSLabel that also starts with a letter, as Service names

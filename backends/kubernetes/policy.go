@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,8 +39,8 @@ func (g *gen) waiterRBAC() {
 		g.diags.Warnf("waiter-namespace", g.sys.Pos, "", "waiting for a dependency through the Kubernetes API needs the namespace for its RoleBinding: \"default\" is assumed").Note("compile with -n NAMESPACE")
 	}
 	f := false
-	g.add(&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: g.meta(n, ""), AutomountServiceAccountToken: &f})
-	g.add(&rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: g.meta(n, ""),
+	g.add(&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: g.meta(n, g.sysLabels), AutomountServiceAccountToken: &f})
+	g.add(&rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: g.meta(n, g.sysLabels),
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments", "daemonsets", "replicasets"}, Verbs: []string{"get", "list", "watch"}},
@@ -53,7 +54,7 @@ func (g *gen) waiterRBAC() {
 	for _, sa := range users {
 		subjects = append(subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: sa, Namespace: ns})
 	}
-	g.add(&rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: g.meta(n, ""),
+	g.add(&rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: g.meta(n, g.sysLabels),
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: n},
 		Subjects: subjects})
 }
@@ -66,27 +67,27 @@ func (g *gen) networkPolicies() {
 		return
 	}
 	for _, r := range np.Rules {
-		svc := g.sys.Service(r.Service)
-		if svc == nil {
-			continue
+		sm := g.svcs[r.Service]
+		if sm == nil {
+			continue // not a service of the system
 		}
 		// "<system>.<service>": both are DNS labels without dots, so two
 		// systems in one namespace never collide
-		name := DNSLabel(g.sys.Name, 63) + "." + g.svcName[r.Service]
-		pol := &networkingv1.NetworkPolicy{TypeMeta: tm("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: g.meta(name, r.Service),
+		name := g.partOf + "." + sm.name
+		pol := &networkingv1.NetworkPolicy{TypeMeta: tm("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: g.meta(name, sm.labels),
 			Spec: networkingv1.NetworkPolicySpec{
-				PodSelector: metav1.LabelSelector{MatchLabels: g.selector(r.Service)},
+				PodSelector: metav1.LabelSelector{MatchLabels: sm.selector},
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-				Ingress:     []networkingv1.NetworkPolicyIngressRule{},
+				Ingress:     make([]networkingv1.NetworkPolicyIngressRule, len(r.Ingress)),
 			}}
-		for _, f := range r.Ingress {
-			pol.Spec.Ingress = append(pol.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: g.peers(f.Peer), Ports: ports(f.Ports)})
+		for i, f := range r.Ingress {
+			pol.Spec.Ingress[i] = networkingv1.NetworkPolicyIngressRule{From: g.peers(f.Peer), Ports: ports(f.Ports)}
 		}
 		if r.EgressRestricted {
-			pol.Spec.PolicyTypes = append(pol.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
-			pol.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{}
-			for _, f := range r.Egress {
-				pol.Spec.Egress = append(pol.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: g.peers(f.Peer), Ports: ports(f.Ports)})
+			pol.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+			pol.Spec.Egress = make([]networkingv1.NetworkPolicyEgressRule, len(r.Egress))
+			for i, f := range r.Egress {
+				pol.Spec.Egress[i] = networkingv1.NetworkPolicyEgressRule{To: g.peers(f.Peer), Ports: ports(f.Ports)}
 			}
 		}
 		g.add(pol)
@@ -104,27 +105,47 @@ func (g *gen) peers(p ast.Peer) []networkingv1.NetworkPolicyPeer {
 			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
 		}}
 	}
-	names := append([]string{}, p.Services...)
-	sort.Strings(names)
-	for _, s := range names {
-		if g.sys.Service(s) == nil {
-			continue
-		}
-		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: g.selector(s)}})
+	if n := len(p.Services) + len(p.Networks) + len(p.CIDRs); n > 0 {
+		out = make([]networkingv1.NetworkPolicyPeer, 0, n)
 	}
-	nets := append([]string{}, p.Networks...)
-	sort.Strings(nets)
-	for _, n := range nets {
-		sel := map[string]string{LabelPartOf: DNSLabel(g.sys.Name, 63), NetworkLabel(n): "true"}
-		if g.sys.GUID != "" {
-			sel[LabelGUID] = g.sys.GUID
+	for _, s := range sortedCopy(p.Services) {
+		if sm := g.svcs[s]; sm != nil {
+			out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: sm.selector}})
 		}
-		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: sel}})
+	}
+	for _, n := range sortedCopy(p.Networks) {
+		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: g.networkSelector(n)})
 	}
 	for _, c := range p.CIDRs {
 		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
 	}
+	if len(out) == 0 {
+		return nil // as when nothing was appended to a nil slice
+	}
 	return out
+}
+
+// sortedCopy is list sorted: list itself when it is sorted already.
+func sortedCopy(list []string) []string {
+	if slices.IsSorted(list) {
+		return list
+	}
+	return slices.Sorted(slices.Values(list))
+}
+
+// networkSelector selects the pods of the system on network; one
+// selector serves every peer that names the network.
+func (g *gen) networkSelector(network string) *metav1.LabelSelector {
+	sel, ok := g.netSelector[network]
+	if !ok {
+		l := map[string]string{LabelPartOf: g.partOf, g.networkLabel(network): "true"}
+		if g.sys.GUID != "" {
+			l[LabelGUID] = g.sys.GUID
+		}
+		sel = &metav1.LabelSelector{MatchLabels: l}
+		g.netSelector[network] = sel
+	}
+	return sel
 }
 
 // NetworkLabel is the pod label that marks membership of a compose
@@ -135,26 +156,21 @@ func NetworkLabel(network string) string {
 
 const networkLabelPrefix = "network.tycho.dev/"
 
-// networkLabels are the network labels of service's pods.
-func (g *gen) networkLabels(service string) map[string]string {
-	np := g.sys.Policy.Network
-	if np == nil {
-		return nil
+// networkLabel is NetworkLabel(network), made once per network.
+func (g *gen) networkLabel(network string) string {
+	l, ok := g.netLabel[network]
+	if !ok {
+		l = NetworkLabel(network)
+		g.netLabel[network] = l
 	}
-	for _, r := range np.Rules {
-		if r.Service == service {
-			l := map[string]string{}
-			for _, n := range r.Networks {
-				l[NetworkLabel(n)] = "true"
-			}
-			return l
-		}
-	}
-	return nil
+	return l
 }
 
 func ports(prs []ast.PortRange) []networkingv1.NetworkPolicyPort {
-	var out []networkingv1.NetworkPolicyPort
+	if len(prs) == 0 {
+		return nil
+	}
+	out := make([]networkingv1.NetworkPolicyPort, 0, len(prs))
 	for _, pr := range prs {
 		p := proto(pr.Protocol)
 		port := intstr.FromInt32(int32(pr.Port))

@@ -2,7 +2,9 @@ package kubernetes
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,26 +18,25 @@ import (
 )
 
 func (g *gen) service(s *ast.Service) {
-	g.kubeServices(s)
-	name := g.svcName[s.Name]
-	pod := g.podSpec(s)
-	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: g.labels(s.Name)}, Spec: pod}
-	for k, v := range g.networkLabels(s.Name) {
-		tmpl.Labels[k] = v
-	}
-	if ann := g.annotations(s, true); len(ann) > 0 {
+	sm := g.svcs[s.Name]
+	g.kubeServices(s, sm)
+	pod := g.podSpec(s, sm)
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: g.podLabels(s.Name, sm)}, Spec: pod}
+	ann := g.annotations(s)
+	if len(ann) > 0 {
 		tmpl.Annotations = ann
 	}
-	meta := g.meta(name, s.Name)
-	if ann := g.annotations(s, false); len(ann) > 0 {
-		if meta.Annotations == nil {
-			meta.Annotations = map[string]string{}
-		}
-		for k, v := range ann {
-			meta.Annotations[k] = v
+	meta := g.meta(sm.name, sm.labels)
+	if len(ann) > 0 {
+		meta.Annotations = ann
+		if len(g.sysAnnotations) > 0 {
+			// the service's win over the system's
+			meta.Annotations = make(map[string]string, len(g.sysAnnotations)+len(ann))
+			maps.Copy(meta.Annotations, g.sysAnnotations)
+			maps.Copy(meta.Annotations, ann)
 		}
 	}
-	sel := &metav1.LabelSelector{MatchLabels: g.selector(s.Name)}
+	sel := &metav1.LabelSelector{MatchLabels: sm.selector}
 	switch s.Lifecycle {
 	case ast.Global:
 		g.add(&appsv1.DaemonSet{TypeMeta: tm("apps/v1", "DaemonSet"), ObjectMeta: meta,
@@ -84,23 +85,47 @@ func usesClaims(s *ast.Service) bool {
 	return false
 }
 
+// podLabels are the labels of a service's pods: those of its objects and
+// the labels of its networks.
+func (g *gen) podLabels(service string, sm *serviceMeta) map[string]string {
+	r := g.rules[service]
+	if r == nil || len(r.Networks) == 0 {
+		return sm.labels
+	}
+	l := make(map[string]string, len(sm.labels)+len(r.Networks))
+	maps.Copy(l, sm.labels)
+	for _, n := range r.Networks {
+		l[g.networkLabel(n)] = "true"
+	}
+	return l
+}
+
 // annotations are the service's labels as annotations; a key Kubernetes
-// cannot have is dropped with a diagnostic (once, from the first caller).
-func (g *gen) annotations(s *ast.Service, report bool) map[string]string {
+// cannot have is dropped with a diagnostic.
+func (g *gen) annotations(s *ast.Service) map[string]string {
 	if len(s.Annotations) == 0 {
 		return nil
 	}
 	m := make(map[string]string, len(s.Annotations))
 	for _, kv := range s.Annotations {
-		if errs := validation.IsQualifiedName(kv.Key); len(errs) > 0 {
-			if report {
-				g.diags.Warnf("annotation-key", kv.Pos, "services."+s.Name+".labels", "label %q is not a valid Kubernetes annotation key and is dropped: %s", kv.Key, strings.Join(errs, "; "))
-			}
+		if why := g.annotationKeyError(kv.Key); why != "" {
+			g.diags.Warnf("annotation-key", kv.Pos, "services."+s.Name+".labels", "label %q is not a valid Kubernetes annotation key and is dropped: %s", kv.Key, why)
 			continue
 		}
 		m[kv.Key] = kv.Value
 	}
 	return m
+}
+
+// annotationKeyError says why key cannot be an annotation key, "" when it
+// can.
+func (g *gen) annotationKeyError(key string) string {
+	why, ok := g.annotationKeyErr[key]
+	if !ok {
+		why = strings.Join(validation.IsQualifiedName(key), "; ")
+		g.annotationKeyErr[key] = why
+	}
+	return why
 }
 
 // escapeDollar keeps "$(VAR)" literal: Kubernetes expands $(VAR) in
@@ -122,11 +147,10 @@ func escapeAll(in []string) []string {
 	return out
 }
 
-func (g *gen) podSpec(s *ast.Service) corev1.PodSpec {
-	c := s.Container
-	name := g.svcName[s.Name]
+func (g *gen) podSpec(s *ast.Service, sm *serviceMeta) corev1.PodSpec {
+	c := &s.Container
 	ctr := corev1.Container{
-		Name:       name,
+		Name:       sm.name,
 		Image:      c.Image,
 		Command:    escapeAll(c.Entrypoint),
 		Args:       escapeAll(c.Command),
@@ -147,24 +171,30 @@ func (g *gen) podSpec(s *ast.Service) corev1.PodSpec {
 	case ast.PullIfNotPresent:
 		ctr.ImagePullPolicy = corev1.PullIfNotPresent
 	}
-	for _, e := range c.Env {
-		ctr.Env = append(ctr.Env, corev1.EnvVar{Name: e.Name, Value: escapeDollar(e.Value)})
-	}
-	seen := map[string]bool{}
-	for _, p := range s.Ports {
-		key := fmt.Sprintf("%d/%s", p.Target, p.Protocol)
-		if seen[key] {
-			continue
+	if len(c.Env) > 0 {
+		ctr.Env = make([]corev1.EnvVar, len(c.Env))
+		for i, e := range c.Env {
+			ctr.Env[i] = corev1.EnvVar{Name: e.Name, Value: escapeDollar(e.Value)}
 		}
-		seen[key] = true
-		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: int32(p.Target), Protocol: proto(p.Protocol)})
+	}
+	if len(s.Ports) > 0 {
+		seen := map[portKey]bool{}
+		ctr.Ports = make([]corev1.ContainerPort, 0, len(s.Ports))
+		for _, p := range s.Ports {
+			key := portKey{p.Target, p.Protocol}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: int32(p.Target), Protocol: proto(p.Protocol)})
+		}
 	}
 	ctr.Resources = resources(s.Resources)
 	spec := corev1.PodSpec{}
-	g.storage(s, &spec, &ctr)
-	g.envFiles(s, &ctr)
+	g.storage(s, sm, &spec, &ctr)
+	g.envFiles(s, sm, &ctr)
 	g.probes(s, &ctr)
-	ctr.SecurityContext = containerSecurity(c.Security)
+	ctr.SecurityContext = containerSecurity(&c.Security)
 	spec.Containers = []corev1.Container{ctr}
 	spec.InitContainers = append(g.waits(s), spec.InitContainers...)
 	for _, ic := range spec.InitContainers {
@@ -201,17 +231,17 @@ func (g *gen) podSpec(s *ast.Service) corev1.PodSpec {
 		f := false
 		spec.AutomountServiceAccountToken = &f
 	}
-	podSec := &corev1.PodSecurityContext{}
-	if sec.SeccompRuntimeDefault {
-		podSec.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
-	}
-	if sec.RunAsNonRoot != nil {
-		podSec.RunAsNonRoot = sec.RunAsNonRoot
-	}
-	for _, kv := range s.Sysctls {
-		podSec.Sysctls = append(podSec.Sysctls, corev1.Sysctl{Name: kv.Key, Value: kv.Value})
-	}
-	if podSec.SeccompProfile != nil || podSec.RunAsNonRoot != nil || len(podSec.Sysctls) > 0 {
+	if sec.SeccompRuntimeDefault || sec.RunAsNonRoot != nil || len(s.Sysctls) > 0 {
+		podSec := &corev1.PodSecurityContext{RunAsNonRoot: sec.RunAsNonRoot}
+		if sec.SeccompRuntimeDefault {
+			podSec.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+		}
+		if len(s.Sysctls) > 0 {
+			podSec.Sysctls = make([]corev1.Sysctl, len(s.Sysctls))
+			for i, kv := range s.Sysctls {
+				podSec.Sysctls[i] = corev1.Sysctl{Name: kv.Key, Value: kv.Value}
+			}
+		}
 		spec.SecurityContext = podSec
 	}
 	for _, h := range s.ExtraHosts {
@@ -272,9 +302,9 @@ func resources(r ast.Resources) corev1.ResourceRequirements {
 	return out
 }
 
-func containerSecurity(sec ast.Security) *corev1.SecurityContext {
+func containerSecurity(sec *ast.Security) *corev1.SecurityContext {
 	sc := &corev1.SecurityContext{RunAsUser: sec.RunAsUser, RunAsGroup: sec.RunAsGroup,
-		AllowPrivilegeEscalation: sec.AllowPrivilegeEscalation, RunAsNonRoot: nil}
+		AllowPrivilegeEscalation: sec.AllowPrivilegeEscalation}
 	if sec.Privileged {
 		t := true
 		sc.Privileged = &t
@@ -283,18 +313,18 @@ func containerSecurity(sec ast.Security) *corev1.SecurityContext {
 		t := true
 		sc.ReadOnlyRootFilesystem = &t
 	}
-	caps := &corev1.Capabilities{}
-	for _, c := range sec.CapAdd {
-		caps.Add = append(caps.Add, corev1.Capability(c))
-	}
-	if sec.DropAllCapabilities {
-		caps.Drop = []corev1.Capability{"ALL"}
-	} else {
-		for _, c := range sec.CapDrop {
-			caps.Drop = append(caps.Drop, corev1.Capability(c))
+	if len(sec.CapAdd) > 0 || len(sec.CapDrop) > 0 || sec.DropAllCapabilities {
+		caps := &corev1.Capabilities{}
+		for _, c := range sec.CapAdd {
+			caps.Add = append(caps.Add, corev1.Capability(c))
 		}
-	}
-	if len(caps.Add)+len(caps.Drop) > 0 {
+		if sec.DropAllCapabilities {
+			caps.Drop = []corev1.Capability{"ALL"}
+		} else {
+			for _, c := range sec.CapDrop {
+				caps.Drop = append(caps.Drop, corev1.Capability(c))
+			}
+		}
 		sc.Capabilities = caps
 	}
 	if *sc == (corev1.SecurityContext{}) {
@@ -303,13 +333,13 @@ func containerSecurity(sec ast.Security) *corev1.SecurityContext {
 	return sc
 }
 
-func (g *gen) envFiles(s *ast.Service, ctr *corev1.Container) {
+func (g *gen) envFiles(s *ast.Service, sm *serviceMeta, ctr *corev1.Container) {
 	for _, f := range s.EnvFiles {
-		n := DNSLabel(g.svcName[s.Name]+"-"+strings.TrimPrefix(f.Name, s.Name+"-"), 63)
+		n := DNSLabel(sm.name+"-"+strings.TrimPrefix(f.Name, s.Name+"-"), 63)
 		if !g.claim("ConfigMap", n, fmt.Sprintf("env_file %s of service %q", f.Path, s.Name), f.Pos, "services."+s.Name+".env_file") {
 			continue
 		}
-		cm := &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: g.meta(n, s.Name), Data: map[string]string{}}
+		cm := &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: g.meta(n, sm.labels), Data: make(map[string]string, len(f.Vars))}
 		for _, v := range f.Vars {
 			cm.Data[v.Name] = v.Value
 		}
@@ -318,7 +348,7 @@ func (g *gen) envFiles(s *ast.Service, ctr *corev1.Container) {
 	}
 }
 
-func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Container) {
+func (g *gen) storage(s *ast.Service, sm *serviceMeta, spec *corev1.PodSpec, ctr *corev1.Container) {
 	addVol := func(v corev1.Volume) string {
 		for _, have := range spec.Volumes {
 			if have.Name == v.Name {
@@ -351,23 +381,23 @@ func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Containe
 				files[j] = ast.File{Name: key, Data: f.Data}
 				items = append(items, corev1.KeyToPath{Key: key, Path: f.Name})
 			}
-			g.add(configMap(g.meta(n, s.Name), files))
+			g.add(configMap(g.meta(n, sm.labels), files))
 			src := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}, Items: items}
 			vm.Name = addVol(corev1.Volume{Name: n, VolumeSource: corev1.VolumeSource{ConfigMap: src}})
 			if m.Kind == ast.MountBindFile {
 				vm.SubPath = m.Files[0].Name
 			}
 		case ast.MountHostPath:
-			vm.Name = addVol(corev1.Volume{Name: fmt.Sprintf("host-%d", i), VolumeSource: corev1.VolumeSource{
+			vm.Name = addVol(corev1.Volume{Name: "host-" + strconv.Itoa(i), VolumeSource: corev1.VolumeSource{
 				HostPath: &corev1.HostPathVolumeSource{Path: m.Source}}})
 		case ast.MountScratch:
-			vm.Name = addVol(corev1.Volume{Name: fmt.Sprintf("scratch-%d", i), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+			vm.Name = addVol(corev1.Volume{Name: "scratch-" + strconv.Itoa(i), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		case ast.MountMemory:
 			ed := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}
 			if m.SizeLimit > 0 {
 				ed.SizeLimit = resource.NewQuantity(m.SizeLimit, resource.BinarySI)
 			}
-			vm.Name = addVol(corev1.Volume{Name: fmt.Sprintf("tmpfs-%d", i), VolumeSource: corev1.VolumeSource{EmptyDir: ed}})
+			vm.Name = addVol(corev1.Volume{Name: "tmpfs-" + strconv.Itoa(i), VolumeSource: corev1.VolumeSource{EmptyDir: ed}})
 		}
 		ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
 	}
@@ -375,7 +405,7 @@ func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Containe
 		n := g.secretName[r.Name]
 		// one volume per mount: the same secret may be mounted under two
 		// file names
-		vn := DNSLabel(fmt.Sprintf("secret-%d-%s", i, n), 63)
+		vn := DNSLabel("secret-"+strconv.Itoa(i)+"-"+n, 63)
 		// an external secret is expected to hold its content under the
 		// key of the compose name too (docs/mapping.md)
 		src := &corev1.SecretVolumeSource{SecretName: n, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
@@ -384,7 +414,7 @@ func (g *gen) storage(s *ast.Service, spec *corev1.PodSpec, ctr *corev1.Containe
 	}
 	for i, r := range s.Configs {
 		n := g.configName[r.Name]
-		vn := DNSLabel(fmt.Sprintf("config-%d-%s", i, n), 63)
+		vn := DNSLabel("config-"+strconv.Itoa(i)+"-"+n, 63)
 		src := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: n}, Items: []corev1.KeyToPath{{Key: dataKey(r.Name), Path: path.Base(r.Target), Mode: r.Mode}}}
 		addVol(corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{ConfigMap: src}})
 		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vn, MountPath: r.Target, ReadOnly: true, SubPath: path.Base(r.Target)})
@@ -406,7 +436,7 @@ func (g *gen) populate(s *ast.Service, spec *corev1.PodSpec, vm corev1.VolumeMou
 		Image:           s.Container.Image,
 		Command:         []string{"/bin/sh", "-c", script},
 		VolumeMounts:    []corev1.VolumeMount{{Name: vm.Name, MountPath: target}},
-		SecurityContext: containerSecurity(s.Container.Security),
+		SecurityContext: containerSecurity(&s.Container.Security),
 	})
 }
 
@@ -424,8 +454,10 @@ func (g *gen) probes(s *ast.Service, ctr *corev1.Container) {
 	if h == nil {
 		return
 	}
+	// the probes share their command, like the objects their labels
+	exec := &corev1.ExecAction{Command: escapeAll(h.Exec)}
 	probe := func() *corev1.Probe {
-		p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: escapeAll(h.Exec)}}}
+		p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: exec}}
 		// compose's defaults: interval 30s, timeout 30s, retries 3
 		p.PeriodSeconds, p.TimeoutSeconds, p.FailureThreshold = 30, 30, 3
 		if h.Interval > 0 {
@@ -474,16 +506,15 @@ func (g *gen) waits(s *ast.Service) []corev1.Container {
 		if dep == nil {
 			continue
 		}
-		depName := g.svcName[d.Service]
-		path := "services." + s.Name + ".depends_on." + d.Service
-		c := corev1.Container{Name: DNSLabel("wait-for-"+depName, 63), SecurityContext: helperSecurity()}
+		depName := g.svcs[d.Service].name
+		var c corev1.Container
 		port := firstTCPPort(dep)
 		switch {
 		case dep.Lifecycle == ast.RunToCompletion && d.Condition == ast.ServiceCompletedSuccessfully:
 			c.Image = g.opts.KubectlImage
 			c.Command = []string{"kubectl", "wait", "--for=condition=complete", "--timeout=-1s", "job/" + depName}
 		case dep.Lifecycle == ast.RunToCompletion:
-			g.diags.Infof("depends-on-job", d.Pos, path, "%s runs to completion: %s starts without waiting for it", d.Service, s.Name)
+			g.diags.Infof("depends-on-job", d.Pos, dependsOnPath(s, d), "%s runs to completion: %s starts without waiting for it", d.Service, s.Name)
 			continue
 		case port != 0 && sharesNetwork(g.sys, s, dep):
 			c.Image = g.opts.WaitImage
@@ -496,11 +527,13 @@ func (g *gen) waits(s *ast.Service) []corev1.Container {
 			c.Image = g.opts.KubectlImage
 			c.Command = []string{"kubectl", "rollout", "status", "--watch", "--timeout=0s", kind + "/" + depName}
 		}
+		c.Name = DNSLabel("wait-for-"+depName, 63)
+		c.SecurityContext = g.helperSecurity()
 		if c.Image == g.opts.KubectlImage {
 			g.waiterUsed = true
 			c.VolumeMounts = []corev1.VolumeMount{{Name: waiterTokenVolume, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}
 			if g.egressRestricted(s.Name) {
-				g.diags.Warnf("wait-needs-api", d.Pos, path, "%s waits for %s through the Kubernetes API, but its egress is restricted by network policy: the wait may never end", s.Name, d.Service).
+				g.diags.Warnf("wait-needs-api", d.Pos, dependsOnPath(s, d), "%s waits for %s through the Kubernetes API, but its egress is restricted by network policy: the wait may never end", s.Name, d.Service).
 					Note("put %s on a network that is not internal, or depend on a TCP port of a service on a shared network", s.Name)
 			}
 			if s.ServiceAccount != "" {
@@ -512,21 +545,24 @@ func (g *gen) waits(s *ast.Service) []corev1.Container {
 	return out
 }
 
+// dependsOnPath is the key path of s's dependency d.
+func dependsOnPath(s *ast.Service, d ast.Dependency) string {
+	return "services." + s.Name + ".depends_on." + d.Service
+}
+
 // sharesNetwork reports whether a and b are on a common network (their
 // pods may connect), following network_mode: service:X.
 func sharesNetwork(sys *ast.System, a, b *ast.Service) bool {
-	nets := func(s *ast.Service) map[string]bool {
-		m := map[string]bool{}
-		if owner := sys.NetworkOwner(s); owner != nil && owner.NetworkMode != "none" {
-			for _, n := range owner.Networks {
-				m[n.Network] = true
-			}
-		}
-		return m
+	oa, ob := sys.NetworkOwner(a), sys.NetworkOwner(b)
+	if oa == nil || oa.NetworkMode == "none" || ob == nil || ob.NetworkMode == "none" {
+		return false
 	}
-	an := nets(a)
-	for n := range nets(b) {
-		if an[n] {
+	an := map[string]bool{}
+	for _, n := range oa.Networks {
+		an[n.Network] = true
+	}
+	for _, n := range ob.Networks {
+		if an[n.Network] {
 			return true
 		}
 	}
@@ -534,20 +570,15 @@ func sharesNetwork(sys *ast.System, a, b *ast.Service) bool {
 }
 
 func (g *gen) egressRestricted(service string) bool {
-	if np := g.sys.Policy.Network; np != nil {
-		for _, r := range np.Rules {
-			if r.Service == service {
-				return r.EgressRestricted
-			}
-		}
-	}
-	return false
+	r := g.rules[service]
+	return r != nil && r.EgressRestricted
 }
 
 // WaitScript is the shell loop of a dependency wait: until the dependency's
 // Service accepts a TCP connection on port (its ready pods are behind it).
 func WaitScript(service string, port uint16) string {
-	return fmt.Sprintf("until nc -z -w 2 %[1]s %[2]d; do echo waiting for %[1]s:%[2]d; sleep 2; done", service, port)
+	p := strconv.Itoa(int(port))
+	return "until nc -z -w 2 " + service + " " + p + "; do echo waiting for " + service + ":" + p + "; sleep 2; done"
 }
 
 func firstTCPPort(s *ast.Service) uint16 {
@@ -560,8 +591,16 @@ func firstTCPPort(s *ast.Service) uint16 {
 }
 
 // helperSecurity runs Tycho's own helper containers with the least
-// privilege, so they pass the restricted Pod Security level.
-func helperSecurity() *corev1.SecurityContext {
+// privilege, so they pass the restricted Pod Security level. Like labels,
+// one value serves all of them.
+func (g *gen) helperSecurity() *corev1.SecurityContext {
+	if g.helperSec == nil {
+		g.helperSec = newHelperSecurity()
+	}
+	return g.helperSec
+}
+
+func newHelperSecurity() *corev1.SecurityContext {
 	f, t := false, true
 	uid := int64(65534)
 	return &corev1.SecurityContext{
