@@ -12,6 +12,7 @@ import (
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/compiler"
+	"github.com/tychoctl/tycho/internal/srcmap"
 	"github.com/tychoctl/tycho/policy"
 )
 
@@ -44,7 +45,8 @@ func genCompose(b *testing.B, dir string, n int, profile string) string {
 
 // BenchmarkStages measures each stage of a compile, and the whole, on
 // synthetic systems: BenchmarkStages/<profile>/<services>/<stage>.
-// Stages: load (read + compose-go + source map), lower (Lower + Check),
+// Stages: load (read + compose-go + source map), srcmap (the source map
+// alone, Tycho's part of load), lower (Lower + Check),
 // weave (policy.Default), generate (Kubernetes objects), print (YAML), and
 // compile (compiler.Compile + Print: what `tycho compile` does).
 // ns/service is reported so that superlinear stages stand out.
@@ -113,6 +115,17 @@ func BenchmarkStages(b *testing.B) {
 					b.Run("load", func(b *testing.B) {
 						for range b.N {
 							load(b)
+						}
+						perService(b)
+					})
+					b.Run("srcmap", func(b *testing.B) {
+						content, err := os.ReadFile(filepath.Join(dir, "compose.yaml"))
+						if err != nil {
+							b.Fatal(err)
+						}
+						b.ResetTimer()
+						for range b.N {
+							srcmap.Parse("compose.yaml", content)
 						}
 						perService(b)
 					})
