@@ -186,7 +186,7 @@ func (c *apiCmd) run(ctx context.Context, streams Streams, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	kf := kubeFlags{kubeconfig: c.kubeconfig, context: c.context}
+	kf := kubeFlags{kubeconfig: c.kubeconfig, context: c.context, requestTimeout: defaultRequestTimeout}
 	cfg, err := kf.restConfig(deps, streams.Err)
 	if err != nil {
 		return clusterError(err)

@@ -29,15 +29,25 @@ import (
 type kubeFlags struct {
 	kubeconfig string
 	context    string
+	// requestTimeout bounds each request to the API server, so that a
+	// server that stops answering cannot hang a command (0: no bound).
+	requestTimeout time.Duration
 	// namespace is shared with the compile flags of `up`.
 	namespace *string
 }
+
+// defaultRequestTimeout bounds one API request. No request Tycho makes
+// (one object applied, one label-selected list) needs more on a working
+// server; kubectl's default is no bound, which leaves a frozen server
+// hanging `up` past its --timeout.
+const defaultRequestTimeout = 30 * time.Second
 
 // register adds the flags to fs; namespace, when not nil, is the value of
 // an -n/--namespace flag registered already.
 func (f *kubeFlags) register(fs *pflag.FlagSet, namespace *string, nsUsage string) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the pod's service account)")
 	fs.StringVar(&f.context, "context", "", "kubeconfig context (default: the current context)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", defaultRequestTimeout, "give up on a single API server request after this long (0: never)")
 	if namespace == nil {
 		namespace = new(string)
 		fs.StringVarP(namespace, "namespace", "n", "", nsUsage)
@@ -64,6 +74,7 @@ func (f *kubeFlags) restConfig(deps Deps, warnings io.Writer) (*rest.Config, err
 		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "tycho/" + Version
+	cfg.Timeout = f.requestTimeout
 	// applies run in parallel; client-go's default of 5 per second would
 	// serialise them
 	cfg.QPS, cfg.Burst = 50, 100

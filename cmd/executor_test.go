@@ -3,6 +3,8 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -420,7 +422,7 @@ func TestKubeFlagsRestConfig(t *testing.T) {
 		wantServer string
 		wantErr    string
 	}{
-		{name: "Flag", flags: kubeFlags{kubeconfig: path}, wantServer: "https://a.example:6443"},
+		{name: "Flag", flags: kubeFlags{kubeconfig: path, requestTimeout: 7 * time.Second}, wantServer: "https://a.example:6443"},
 		{name: "Context", flags: kubeFlags{kubeconfig: path, context: "ctx-b"}, wantServer: "https://b.example:6443"},
 		{name: "Env", env: map[string]string{"KUBECONFIG": path}, wantServer: "https://a.example:6443"},
 		{name: "Home", env: map[string]string{"HOME": home}, wantServer: "https://a.example:6443"},
@@ -446,6 +448,56 @@ func TestKubeFlagsRestConfig(t *testing.T) {
 			}
 			if got.Host != tt.wantServer || got.BearerToken != "t" || !strings.HasPrefix(got.UserAgent, "tycho/") {
 				t.Errorf("restConfig: host %q token %q agent %q, want %q, t, tycho/…", got.Host, got.BearerToken, got.UserAgent, tt.wantServer)
+			}
+			if got.Timeout != tt.flags.requestTimeout {
+				t.Errorf("restConfig: timeout %v, want %v (--request-timeout)", got.Timeout, tt.flags.requestTimeout)
+			}
+		})
+	}
+}
+
+// TestRequestTimeout: every command that talks to the cluster bounds each
+// request (30s unless --request-timeout says otherwise), except a followed
+// log stream, which lasts until interrupted unless the flag is given.
+func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
+	const guid = "0123456789abcdef0123456789abcdef"
+	type build func(Streams, Deps, execEnv) *cobra.Command
+	tests := []struct {
+		name string
+		cmd  build
+		args []string
+		want time.Duration
+	}{
+		{"UpDefault", newUpCommand, []string{"-f", "-"}, 30 * time.Second},
+		{"UpFlag", newUpCommand, []string{"-f", "-", "--request-timeout", "7s"}, 7 * time.Second},
+		{"StatusDefault", newStatusCommand, nil, 30 * time.Second},
+		{"DownFlagZero", newDownCommand, []string{guid, "--request-timeout", "0"}, 0},
+		{"LogsDefault", newLogsCommand, []string{guid}, 30 * time.Second},
+		{"LogsFollow", newLogsCommand, []string{guid, "--follow"}, 0},
+		{"LogsFollowFlag", newLogsCommand, []string{guid, "--follow", "--request-timeout", "1m"}, time.Minute},
+		{"EventsDefault", newEventsCommand, []string{guid}, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := time.Duration(-1)
+			env := execEnv{
+				connect: func(f *kubeFlags, _ Deps, _ Streams) (*executor.Client, error) {
+					got = f.requestTimeout
+					return nil, errors.New("no cluster here")
+				},
+				newGUID: func() (string, error) { return guid, nil },
+				now:     time.Now,
+			}
+			streams := Streams{In: strings.NewReader("services: {web: {image: nginx}}\n"), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}
+			c := tt.cmd(streams, Deps{Env: map[string]string{}, WorkDir: t.TempDir()}, env)
+			c.SetArgs(tt.args)
+			c.SetOut(io.Discard)
+			c.SetErr(io.Discard)
+			_ = c.Execute()
+			if got != tt.want {
+				t.Errorf("request timeout %v, want %v", got, tt.want)
 			}
 		})
 	}

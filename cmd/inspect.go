@@ -133,10 +133,12 @@ func (c *diffCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 }
 
 type logsCmd struct {
-	kube     kubeFlags
-	follow   bool
-	tail     int64
-	previous bool
+	kube   kubeFlags
+	follow bool
+	// timeoutSet: --request-timeout was given, and bounds --follow too
+	timeoutSet bool
+	tail       int64
+	previous   bool
 }
 
 // NewLogsCommand builds `tycho logs`.
@@ -161,6 +163,7 @@ interrupted (pods started later are not followed).`,
 			if len(args) == 2 {
 				service = args[1]
 			}
+			c.timeoutSet = cmd.Flags().Changed("request-timeout")
 			return c.run(cmd.Context(), streams, deps, env, args[0], service)
 		},
 	}
@@ -176,7 +179,12 @@ func (c *logsCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 	if err := executor.ValidateGUID(guid); err != nil {
 		return usageError("%v", err)
 	}
-	client, err := env.connect(&c.kube, deps, streams)
+	kube := c.kube
+	if c.follow && !c.timeoutSet {
+		// a followed stream lasts until interrupted
+		kube.requestTimeout = 0
+	}
+	client, err := env.connect(&kube, deps, streams)
 	if err != nil {
 		return clusterError(err)
 	}

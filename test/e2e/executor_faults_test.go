@@ -357,24 +357,64 @@ func TestE2EExecutorFaultConcurrentUp(t *testing.T) {
 // waits makes up fail with the connection error and exit 1, without a
 // panic, and say how to remove what is left. It runs a cluster of its own.
 func TestE2EExecutorFaultAPIServerStopped(t *testing.T) {
+	r := upThenFault(t, "e2ea0070000000000000000000000000", syscall.SIGKILL, "--timeout", "2m")
+	for _, want := range []string{"connection refused"} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("up: stderr does not contain %q", want)
+		}
+	}
+}
+
+// TestE2EExecutorFaultAPIServerFrozen: an API server that stops answering
+// (SIGSTOP: connections accepted, no reply) while up waits cannot hang up:
+// each request gives up after --request-timeout, up fails with exit 1
+// well before its own --timeout and says how to remove what is left.
+// Without a request timeout, client-go would wait forever.
+func TestE2EExecutorFaultAPIServerFrozen(t *testing.T) {
+	start := time.Now()
+	r := upThenFault(t, "e2ea0080000000000000000000000000", syscall.SIGSTOP, "--timeout", "10m", "--request-timeout", "5s")
+	if took := time.Since(start); took > 5*time.Minute {
+		t.Errorf("up took %s after a frozen API server, want it bounded by --request-timeout, not --timeout (10m)", took)
+	}
+	for _, want := range []string{"Client.Timeout exceeded"} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("up: stderr does not contain %q", want)
+		}
+	}
+}
+
+type upResult struct {
+	code        int
+	out, errOut string
+}
+
+// upThenFault starts a cluster of its own and `tycho up` of a system that
+// never becomes ready, sends sig to kube-apiserver once up is waiting, and
+// checks that up then fails with exit 1, nothing on stdout, the way to
+// remove what is left, and no panic. The cluster is stopped (its server
+// resumed first) at the end of the test.
+func upThenFault(t *testing.T, guid string, sig syscall.Signal, args ...string) upResult {
+	t.Helper()
 	shared(t)
 	t.Parallel()
-	const guid = "e2ea0070000000000000000000000000"
 	c, err := cluster.Start(context.Background(), cluster.Options{})
 	if err != nil {
 		t.Fatalf("starting a cluster: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stopping the cluster: %v", err)
-		}
-	})
 	pid := 0
 	for _, p := range c.Processes() {
 		if p.Name == "kube-apiserver" {
 			pid = p.PID
 		}
 	}
+	t.Cleanup(func() {
+		if pid != 0 && sig == syscall.SIGSTOP {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping the cluster: %v", err)
+		}
+	})
 	if pid == 0 {
 		t.Fatalf("no kube-apiserver among %v", c.Processes())
 	}
@@ -382,18 +422,14 @@ func TestE2EExecutorFaultAPIServerStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// hog never becomes ready: up is still waiting when the server dies
+	// hog never becomes ready: up is still waiting when the fault comes
 	dir := writeCompose(t, unschedulable)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	type result struct {
-		code        int
-		out, errOut string
-	}
-	done := make(chan result, 1)
+	done := make(chan upResult, 1)
 	go func() {
-		var r result
-		r.code, r.out, r.errOut = tychoAt(ctx, t, c.Kubeconfig, dir, "up", "-f", "compose.yaml", "--guid", guid, "--timeout", "2m")
+		var r upResult
+		r.code, r.out, r.errOut = tychoAt(ctx, t, c.Kubeconfig, dir, append([]string{"up", "-f", "compose.yaml", "--guid", guid}, args...)...)
 		done <- r
 	}()
 	ns := executor.NamespaceFor("greedy", guid)
@@ -408,21 +444,21 @@ func TestE2EExecutorFaultAPIServerStopped(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // up is waiting now
-	killed := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("stopping kube-apiserver (pid %d): %v", pid, err)
+	faulted := time.Now()
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("sending %v to kube-apiserver (pid %d): %v", sig, pid, err)
 	}
-	var r result
+	var r upResult
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		t.Fatal("up did not end after the API server stopped")
+		t.Fatalf("up did not end after kube-apiserver got %v", sig)
 	}
-	t.Logf("up ended %s after the API server stopped", time.Since(killed).Round(time.Millisecond))
+	t.Logf("up ended %s after kube-apiserver got %v", time.Since(faulted).Round(time.Millisecond), sig)
 	if r.code != 1 || r.out != "" {
 		t.Errorf("up: exit %d, stdout %q; want 1 and nothing", r.code, r.out)
 	}
-	for _, want := range []string{"tycho: up: ", "connection refused", "tycho down " + guid} {
+	for _, want := range []string{"tycho: up: ", "tycho down " + guid} {
 		if !strings.Contains(r.errOut, want) {
 			t.Errorf("up: stderr does not contain %q", want)
 		}
@@ -432,4 +468,5 @@ func TestE2EExecutorFaultAPIServerStopped(t *testing.T) {
 			t.Errorf("up: stderr contains %q", bad)
 		}
 	}
+	return r
 }
