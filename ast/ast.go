@@ -283,6 +283,8 @@ type Port struct {
 	Name     string // compose long-syntax name, may be empty
 	Target   uint16
 	Protocol Protocol
+	// AppProtocol is the application protocol (app_protocol), e.g. http.
+	AppProtocol string
 	// Published is the port outside the system; 0 when not published.
 	Published uint16
 	// Declared by expose: (reachable inside only).
@@ -440,7 +442,9 @@ type Resources struct {
 	MemoryRequest   int64 // bytes
 	Pids            int64
 	GPUs            int64
-	Pos             Pos
+	// GPUVendor makes the GPUs: "nvidia" (also when empty) or "amd".
+	GPUVendor string
+	Pos       Pos
 }
 
 // HostAlias resolves hostnames to an IP in the container.

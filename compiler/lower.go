@@ -94,6 +94,16 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 		path := "networks." + name
 		lw.sys.Networks = append(lw.sys.Networks, &ast.Network{Name: name, Pos: lw.m.Lookup(path), Internal: n.Internal, External: bool(n.External)})
 		lw.unsupportedFields(path, &n, networkKeys)
+		switch {
+		case bool(n.External):
+			lw.diags.Warnf("external-network", lw.pos(path), path, "external network %q cannot be shared with other systems: it becomes a network of this system, which only its services reach", name).
+				Note("reach services of another system by their Service DNS names; x-tycho egress opens the way out")
+		case lw.m.Has(path + ".name"):
+			lw.diags.Infof("network-name", lw.pos(path+".name"), path+".name", "the network's name %q is ignored: pods do not see network names", n.Name)
+		}
+		if n.Driver != "" && n.Driver != "bridge" && n.Driver != "overlay" {
+			lw.diags.Warnf("unsupported-key", lw.pos(path+".driver"), path+".driver", "network driver %q is ignored: pods share the cluster network, limited by NetworkPolicies", n.Driver)
+		}
 	}
 	for _, name := range sortedKeys(p.Secrets) {
 		lw.sys.Secrets = append(lw.sys.Secrets, lw.secret(name, types.FileObjectConfig(p.Secrets[name])))
@@ -244,9 +254,14 @@ func (lw *lowerer) volume(name string, v types.VolumeConfig) *ast.Volume {
 		}
 	}
 	lw.volumeExt(vol, v.Extensions, path)
+	if !vol.External && lw.m.Has(path+".name") {
+		lw.diags.Warnf("volume-name", lw.pos(path+".name"), path+".name", "the volume's name %q is ignored: its claim is named %q in the system's namespace, so other systems cannot share it", v.Name, name).
+			Note("to use a claim made outside the system, declare the volume external: true")
+	}
 	if v.Driver != "" && v.Driver != "local" {
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".driver"), path+".driver", "volume driver %q is ignored: the volume becomes a PersistentVolumeClaim of the cluster's storage", v.Driver).Note("choose the storage with x-tycho.storageClass")
-	} else if len(v.DriverOpts) > 0 {
+	}
+	if len(v.DriverOpts) > 0 {
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".driver_opts"), path+".driver_opts", "driver_opts are ignored: the volume becomes a PersistentVolumeClaim").Note("choose the storage with x-tycho.storageClass and x-tycho.size")
 	}
 	if len(v.Labels) > 0 {
@@ -328,18 +343,35 @@ func errorText(err error) string {
 
 func (lw *lowerer) secret(name string, o types.FileObjectConfig) *ast.Secret {
 	data, ext, extName := lw.fileObject("secrets", name, o)
-	if o.Driver != "" || o.TemplateDriver != "" {
-		lw.diags.Warnf("unsupported-key", lw.pos("secrets."+name), "secrets."+name, "secret drivers are ignored")
-	}
+	lw.fileObjectKeys("secrets", name, o, ext)
 	return &ast.Secret{Name: name, Pos: lw.pos("secrets." + name), Data: data, External: ext, ExternalName: extName}
 }
 
 func (lw *lowerer) config(name string, o types.FileObjectConfig) *ast.Config {
 	data, ext, extName := lw.fileObject("configs", name, o)
-	if o.Driver != "" || o.TemplateDriver != "" {
-		lw.diags.Warnf("unsupported-key", lw.pos("configs."+name), "configs."+name, "config drivers are ignored")
-	}
+	lw.fileObjectKeys("configs", name, o, ext)
 	return &ast.Config{Name: name, Pos: lw.pos("configs." + name), Data: data, External: ext, ExternalName: extName}
+}
+
+// fileObjectKeys reports the keys of a top-level secret or config that
+// Tycho does not honour.
+func (lw *lowerer) fileObjectKeys(kind, name string, o types.FileObjectConfig, external bool) {
+	path := kind + "." + name
+	what := strings.TrimSuffix(kind, "s")
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"driver", o.Driver != ""}, {"driver_opts", len(o.DriverOpts) > 0}, {"template_driver", o.TemplateDriver != ""}} {
+		if k.set {
+			lw.diags.Warnf("unsupported-key", lw.pos(path+"."+k.key), path+"."+k.key, "%s %s is ignored: the %s is a Kubernetes object of its own", what, k.key, what)
+		}
+	}
+	if len(o.Labels) > 0 {
+		lw.diags.Warnf("unsupported-key", lw.pos(path+".labels"), path+".labels", "%s labels are ignored", what)
+	}
+	if !external && lw.m.Has(path+".name") {
+		lw.diags.Infof(what+"-name", lw.pos(path+".name"), path+".name", "the %s's name %q is ignored: the object is named after %q", what, o.Name, name)
+	}
 }
 
 // shared marks volumes that several services mount.
@@ -411,12 +443,32 @@ func durPtr(d *types.Duration) time.Duration {
 	return time.Duration(*d)
 }
 
-// readEnvFile reads an env_file with compose's dotenv syntax, resolving
-// ${VAR} from the interpolation environment.
-func readEnvFile(path string, env map[string]string) (map[string]string, error) {
+// errEnvFormat is an env_file format that neither compose-go nor Tycho
+// reads.
+var errEnvFormat = errors.New("unsupported env_file format")
+
+// readEnvFile reads an env_file in its format: compose's dotenv syntax
+// (resolving ${VAR} from the interpolation environment) by default, or
+// raw, as docker compose reads it: KEY=VALUE lines taken as written.
+func readEnvFile(path, format string, env map[string]string) (map[string]string, error) {
+	if format != "" && format != dotenv.DotEnv && format != "raw" {
+		return nil, fmt.Errorf("%w %q: use .env (the default) or raw", errEnvFormat, format)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if format == "raw" {
+		vars := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSuffix(line, "\r")
+			if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			k, v, _ := strings.Cut(line, "=")
+			vars[k] = v
+		}
+		return vars, nil
 	}
 	return dotenv.ParseWithLookup(bytes.NewReader(b), func(k string) (string, bool) {
 		v, ok := env[k]

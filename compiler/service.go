@@ -30,8 +30,13 @@ var serviceKeys = setOf("name", "profiles", "deploy", "restart", "scale", "conta
 	"pids_limit", "privileged", "pull_policy", "read_only", "secrets", "shm_size", "sysctls",
 	"tmpfs", "user", "volumes", "working_dir", "pid", "ipc", "stop_grace_period", "label_file")
 
-// networkKeys are the top-level network keys Tycho honours.
-var networkKeys = setOf("name", "internal", "external")
+// networkKeys are the top-level network keys Tycho honours (name, driver
+// and external with diagnostics of their own).
+var networkKeys = setOf("name", "internal", "external", "driver")
+
+// serviceNetworkKeys are the keys of a service's network entry that Tycho
+// honours (the addresses with a diagnostic of their own).
+var serviceNetworkKeys = setOf("aliases", "ipv4_address", "ipv6_address", "link_local_ips", "mac_address")
 
 // hints for keys Kubernetes has no equivalent of.
 var unsupportedHints = map[string]string{
@@ -207,6 +212,9 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s *types.ServiceConfig, path stri
 		lw.diags.Warnf("restart-max-attempts", lw.pos(path+".deploy.restart_policy.max_attempts"), path+".deploy.restart_policy.max_attempts", "max_attempts without a condition (default: any) is ignored: a long-running service is restarted without limit").
 			Note("set condition: on-failure to run it as a Job with this many retries")
 	}
+	if rp := deployRestart(s); rp != nil && rp.Condition == "" && (rp.Delay != nil || rp.Window != nil) {
+		lw.diags.Infof("restart-delay", lw.pos(path+".deploy.restart_policy"), path+".deploy.restart_policy", "restart delay and window are not configurable on Kubernetes: it restarts with an exponential back-off")
+	}
 	if s.Deploy != nil && s.Deploy.RestartPolicy != nil && s.Deploy.RestartPolicy.Condition != "" {
 		// deploy.restart_policy wins over restart, as in compose.
 		switch s.Deploy.RestartPolicy.Condition {
@@ -219,6 +227,10 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s *types.ServiceConfig, path stri
 		}
 		restartKey = ".deploy.restart_policy.condition"
 		if rp := s.Deploy.RestartPolicy; rp.MaxAttempts != nil {
+			if restart == "always" {
+				lw.diags.Warnf("restart-max-attempts", lw.pos(path+".deploy.restart_policy.max_attempts"), path+".deploy.restart_policy.max_attempts", "max_attempts with condition %q is ignored: a long-running service is restarted without limit", s.Deploy.RestartPolicy.Condition).
+					Note("set condition: on-failure to run it as a Job with this many retries")
+			}
 			n := int32(min(*rp.MaxAttempts, 1<<30))
 			svc.MaxAttempts = &n
 		}
@@ -257,29 +269,44 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s *types.ServiceConfig, path stri
 			lw.diags.Warnf("unsupported-key", lw.pos(path+".deploy.mode"), path+".deploy.mode", "deploy mode %q is not supported: the service is replicated", s.Deploy.Mode)
 		}
 		if s.Deploy.Replicas != nil {
-			n := int32(*s.Deploy.Replicas)
+			if *s.Deploy.Replicas < 0 {
+				lw.diags.Errorf("scale", lw.pos(path+".deploy.replicas"), path+".deploy.replicas", "replicas must be 0 or more, not %d", *s.Deploy.Replicas)
+			}
+			n := int32(max(min(*s.Deploy.Replicas, 1<<30), 0))
 			svc.Replicas = &n
 		}
 		dp := path + ".deploy"
 		if len(s.Deploy.Placement.Constraints) > 0 || len(s.Deploy.Placement.Preferences) > 0 || s.Deploy.Placement.MaxReplicas > 0 {
 			lw.diags.Warnf("unsupported-key", lw.pos(dp+".placement"), dp+".placement", "placement is not supported and is ignored").Note("Swarm node labels do not exist in Kubernetes; the scheduler places pods")
 		}
-		if s.Deploy.UpdateConfig != nil || s.Deploy.RollbackConfig != nil {
-			lw.diags.Warnf("unsupported-key", lw.pos(dp+".update_config"), dp+".update_config", "update_config and rollback_config are ignored: Kubernetes rolls updates out itself")
+		for _, c := range []struct {
+			key string
+			set bool
+		}{{"update_config", s.Deploy.UpdateConfig != nil}, {"rollback_config", s.Deploy.RollbackConfig != nil}} {
+			if c.set {
+				lw.diags.Warnf("unsupported-key", lw.pos(dp+"."+c.key), dp+"."+c.key, "%s is ignored: Kubernetes rolls updates out itself", c.key)
+			}
 		}
 		if s.Deploy.EndpointMode != "" {
-			lw.diags.Infof("unsupported-key", lw.pos(dp+".endpoint_mode"), dp+".endpoint_mode", "endpoint_mode is ignored: every service gets a ClusterIP Service, or a headless one when it has no ports")
+			lw.diags.Infof("unsupported-key", lw.pos(dp+".endpoint_mode"), dp+".endpoint_mode", "endpoint_mode is ignored: the service's name resolves to its ready pods (a headless Service), as dnsrr does")
 		}
 		if len(s.Deploy.Labels) > 0 {
 			lw.diags.Infof("deploy-labels", lw.pos(dp+".labels"), dp+".labels", "deploy.labels become annotations of the workload")
 		}
 	}
 	if s.Scale != nil {
-		if svc.Replicas != nil && int(*svc.Replicas) != *s.Scale {
+		switch {
+		case *s.Scale < 0:
+			lw.diags.Errorf("scale", lw.pos(path+".scale"), path+".scale", "scale must be 0 or more, not %d", *s.Scale)
+		case svc.Replicas != nil && int(*svc.Replicas) != *s.Scale:
 			lw.diags.Errorf("scale", lw.pos(path+".scale"), path+".scale", "scale (%d) and deploy.replicas (%d) disagree", *s.Scale, *svc.Replicas)
 		}
-		n := int32(*s.Scale)
+		n := int32(max(min(*s.Scale, 1<<30), 0))
 		svc.Replicas = &n
+	}
+	if s.ContainerName != "" && svc.Replicas != nil && *svc.Replicas > 1 {
+		lw.diags.Errorf("container-name", lw.pos(path+".container_name"), path+".container_name", "container_name %q names one container, but the service has %d replicas", s.ContainerName, *svc.Replicas).
+			Note("compose refuses this too: remove container_name or run one replica")
 	}
 }
 
@@ -295,6 +322,9 @@ func (lw *lowerer) image(svc *ast.Service, s *types.ServiceConfig, path string) 
 	c.Image = s.Image
 	c.ImagePos = lw.pos(path + ".image")
 	if s.Build != nil {
+		if s.Build.DockerfileInline != "" && lw.m.Has(path+".build.dockerfile") {
+			lw.diags.Errorf("build", lw.pos(path+".build.dockerfile"), path+".build.dockerfile", "dockerfile and dockerfile_inline cannot both be set").Note("compose refuses this too: keep one of them")
+		}
 		if s.Image == "" {
 			// compose's name for an image it builds.
 			c.Image = lw.l.Project.Name + "-" + s.Name
@@ -449,7 +479,12 @@ func (lw *lowerer) environment(svc *ast.Service, s *types.ServiceConfig, path st
 		if !lw.m.Has(p) {
 			p = path + ".env_file"
 		}
-		vars, err := readEnvFile(ef.Path, lw.l.Env)
+		vars, err := readEnvFile(ef.Path, ef.Format, lw.l.Env)
+		if errors.Is(err, errEnvFormat) {
+			fp := p + ".format"
+			lw.diags.Errorf("env-file", lw.pos(fp), fp, "%v", err)
+			continue
+		}
 		if err != nil {
 			if !bool(ef.Required) && isNotExist(err) {
 				lw.diags.Infof("env-file-missing", lw.pos(p), p, "optional env_file %s does not exist and is skipped", displayPath(ef.Path, lw.l.WorkDir))
@@ -482,7 +517,7 @@ func (lw *lowerer) ports(svc *ast.Service, s *types.ServiceConfig, path string) 
 			lw.diags.Errorf("port-range", pos, pp, "container port %d out of range [1-65535]", p.Target)
 			continue
 		}
-		port := ast.Port{Name: p.Name, Target: uint16(p.Target), Protocol: proto, Pos: pos}
+		port := ast.Port{Name: p.Name, Target: uint16(p.Target), Protocol: proto, AppProtocol: p.AppProtocol, Pos: pos}
 		if p.Published != "" {
 			pub := p.Published
 			if lo, hi, ok := strings.Cut(pub, "-"); ok {
@@ -589,6 +624,10 @@ func (lw *lowerer) networks(svc *ast.Service, s *types.ServiceConfig, path strin
 		if cfg.Ipv4Address != "" || cfg.Ipv6Address != "" || len(cfg.LinkLocalIPs) > 0 || cfg.MacAddress != "" {
 			lw.diags.Warnf("unsupported-key", lw.pos(np), np, "fixed addresses are not supported: pods get addresses from the cluster network").Note("reach the service by its name instead")
 		}
+		lw.unsupportedFields(np, cfg, serviceNetworkKeys)
+	}
+	if s.NetworkMode != "" && len(s.Networks) > 0 {
+		lw.diags.Errorf("network-mode", svc.NetworkModePos, path+".network_mode", "network_mode and networks cannot both be set").Note("compose refuses this too: keep one of them")
 	}
 	for i, l := range s.Links {
 		target, alias, ok := strings.Cut(l, ":")

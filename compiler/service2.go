@@ -56,6 +56,9 @@ func (lw *lowerer) mounts(svc *ast.Service, s *types.ServiceConfig, p string) {
 			if v.Volume != nil && v.Volume.NoCopy {
 				lw.diags.Infof("volume-nocopy", pos, vp, "nocopy is what Kubernetes always does: the image's content is not copied into the volume")
 			}
+			if v.Volume != nil && len(v.Volume.Labels) > 0 {
+				lw.diags.Warnf("unsupported-key", lw.pos(vp+".volume.labels"), vp+".volume.labels", "labels of a volume mount are ignored").Note("label the volume under the top-level volumes: instead")
+			}
 		case types.VolumeTypeBind:
 			lw.bind(svc, &m, v, vp, i)
 			if m.Kind < 0 {
@@ -65,6 +68,9 @@ func (lw *lowerer) mounts(svc *ast.Service, s *types.ServiceConfig, p string) {
 			m.Kind = ast.MountMemory
 			if v.Tmpfs != nil {
 				m.SizeLimit = int64(v.Tmpfs.Size)
+				if v.Tmpfs.Mode != 0 {
+					lw.diags.Infof("tmpfs-options", lw.pos(vp+".tmpfs.mode"), vp+".tmpfs.mode", "tmpfs mode %o is ignored: an emptyDir is writable by the pod's users (mode 0777)", v.Tmpfs.Mode)
+				}
 			}
 		default:
 			lw.diags.Warnf("unsupported-key", pos, vp, "volume type %q is not supported and is ignored", v.Type)
@@ -79,22 +85,44 @@ func (lw *lowerer) mounts(svc *ast.Service, s *types.ServiceConfig, p string) {
 		}
 		target, opts, _ := strings.Cut(t, ":")
 		m := ast.Mount{Kind: ast.MountMemory, Target: target, Pos: lw.pos(tp)}
+		var ignored []string
 		for _, o := range strings.Split(opts, ",") {
-			if size, ok := strings.CutPrefix(o, "size="); ok {
+			size, isSize := strings.CutPrefix(o, "size=")
+			switch {
+			case o == "":
+			case isSize:
 				n, err := parseBytes(size)
 				if err != nil {
 					lw.diags.Errorf("tmpfs-size", m.Pos, tp, "invalid tmpfs size %q", size)
 				}
 				m.SizeLimit = n
+			case o == "ro":
+				m.ReadOnly = true
+			case o == "rw":
+			default:
+				ignored = append(ignored, o)
 			}
 		}
+		if len(ignored) > 0 {
+			lw.diags.Infof("tmpfs-options", m.Pos, tp, "tmpfs options %s are ignored: an emptyDir in memory takes only a size", strings.Join(ignored, ",")).
+				Note("ro and size= are kept")
+		}
 		svc.Mounts = append(svc.Mounts, m)
+	}
+	// compose refuses two mounts at one target, and so does Kubernetes
+	seen := make(map[string]bool, len(svc.Mounts))
+	for _, m := range svc.Mounts {
+		t := path.Clean(m.Target)
+		if seen[t] {
+			lw.diags.Errorf("mount-target", m.Pos, p, "target %s is mounted twice", t).Note("compose refuses this too: keep one mount per target")
+		}
+		seen[t] = true
 	}
 }
 
 func (lw *lowerer) bind(svc *ast.Service, m *ast.Mount, v types.ServiceVolumeConfig, vp string, i int) {
-	if v.Bind != nil && (v.Bind.SELinux != "" || v.Bind.Propagation != "") {
-		lw.diags.Infof("bind-options", m.Pos, vp, "SELinux relabelling and mount propagation options are ignored")
+	if v.Bind != nil && (v.Bind.SELinux != "" || v.Bind.Propagation != "" || v.Bind.Recursive != "") {
+		lw.diags.Infof("bind-options", m.Pos, vp, "SELinux relabelling, mount propagation and recursive options are ignored")
 	}
 	switch lw.opts.Bind {
 	case BindHostPath:
@@ -239,11 +267,22 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 	if s.MemReservation > 0 {
 		r.MemoryRequest = int64(s.MemReservation)
 	}
+	pidsKey := p + ".pids_limit"
 	if s.PidsLimit > 0 {
 		r.Pids = s.PidsLimit
 	}
+	// compose refuses a service-level value and a deploy one that differ
+	distinct := func(short string, a, b bool, long string) {
+		if a && b {
+			lw.diags.Errorf("resources", lw.pos(p+"."+short), p+"."+short, "%s and %s have distinct values", short, long).
+				Note("compose refuses this too: keep one of them")
+		}
+	}
 	if s.Deploy != nil {
 		if l := s.Deploy.Resources.Limits; l != nil {
+			distinct("cpus", s.CPUS > 0 && l.NanoCPUs > 0, float32(l.NanoCPUs) != s.CPUS, "deploy.resources.limits.cpus")
+			distinct("mem_limit", s.MemLimit > 0 && l.MemoryBytes > 0, l.MemoryBytes != s.MemLimit, "deploy.resources.limits.memory")
+			distinct("pids_limit", s.PidsLimit > 0 && l.Pids > 0, l.Pids != s.PidsLimit, "deploy.resources.limits.pids")
 			if l.NanoCPUs > 0 {
 				r.CPULimitMilli = milli(float32(l.NanoCPUs))
 			}
@@ -252,12 +291,16 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 			}
 			if l.Pids > 0 {
 				r.Pids = l.Pids
+				if s.PidsLimit <= 0 {
+					pidsKey = p + ".deploy.resources.limits.pids"
+				}
 			}
 			if len(l.Devices) > 0 {
 				lw.gpus(r, l.Devices, p+".deploy.resources.limits.devices")
 			}
 		}
 		if q := s.Deploy.Resources.Reservations; q != nil {
+			distinct("mem_reservation", s.MemReservation > 0 && q.MemoryBytes > 0, q.MemoryBytes != s.MemReservation, "deploy.resources.reservations.memory")
 			if q.NanoCPUs > 0 {
 				r.CPURequestMilli = milli(float32(q.NanoCPUs))
 			}
@@ -280,7 +323,7 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 		lw.gpus(r, s.Gpus, p+".gpus")
 	}
 	if r.Pids > 0 {
-		lw.diags.Infof("pids-limit", lw.pos(p+".pids_limit"), p+".pids_limit", "a per-container pids limit is not supported by Kubernetes: the node's podPidsLimit applies")
+		lw.diags.Infof("pids-limit", lw.pos(pidsKey), pidsKey, "a per-container pids limit is not supported by Kubernetes: the node's podPidsLimit applies")
 		r.Pids = 0
 	}
 	if r.CPURequestMilli > 0 && r.CPULimitMilli > 0 && r.CPURequestMilli > r.CPULimitMilli {
@@ -299,15 +342,39 @@ func milli(cpus float32) int64 {
 func (lw *lowerer) gpus(r *ast.Resources, devs []types.DeviceRequest, p string) {
 	for i, d := range devs {
 		dp := p + "." + strconv.Itoa(i)
-		isGPU := d.Driver == "nvidia"
+		isGPU := d.Driver == "nvidia" || d.Driver == "amd"
+		var other []string
 		for _, c := range d.Capabilities {
 			if c == "gpu" {
 				isGPU = true
+			} else {
+				other = append(other, c)
 			}
 		}
 		if !isGPU {
 			lw.diags.Warnf("unsupported-key", lw.pos(dp), dp, "device reservations other than GPUs are not supported and are ignored")
 			continue
+		}
+		vendor := d.Driver
+		switch vendor {
+		case "", "nvidia":
+			vendor = "nvidia"
+		case "amd":
+		default:
+			lw.diags.Warnf("gpu-driver", lw.pos(dp+".driver"), dp+".driver", "GPU driver %q is not supported and the request is ignored: Tycho requests nvidia.com/gpu or amd.com/gpu", d.Driver)
+			continue
+		}
+		if r.GPUVendor != "" && r.GPUVendor != vendor {
+			lw.diags.Warnf("gpu-driver", lw.pos(dp), dp, "%s GPUs are ignored: the service already requests %s GPUs, and a pod's GPUs come from one vendor here", vendor, r.GPUVendor)
+			continue
+		}
+		r.GPUVendor = vendor
+		if len(other) > 0 {
+			lw.diags.Infof("gpu-capabilities", lw.pos(dp+".capabilities"), dp+".capabilities", "capabilities %s are not requested separately: the device plugin gives the GPU with its default driver capabilities", strings.Join(other, ", ")).
+				Note("set NVIDIA_DRIVER_CAPABILITIES in environment if the image needs more")
+		}
+		if len(d.Options) > 0 {
+			lw.diags.Warnf("unsupported-key", lw.pos(dp+".options"), dp+".options", "device driver options are ignored")
 		}
 		n := int64(d.Count)
 		switch {

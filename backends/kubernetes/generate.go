@@ -76,6 +76,10 @@ type gen struct {
 	// a valid one): services often share their label keys
 	annotationKeyErr map[string]string
 	waiterUsed       bool
+	// waiterPos and waiterPath are those of the first dependency waited
+	// for through the Kubernetes API.
+	waiterPos  ast.Pos
+	waiterPath string
 	// service accounts of the user's that run waiting init containers
 	waiterSubjects map[string]bool
 }
@@ -428,7 +432,7 @@ func servicePorts(s *ast.Service) []corev1.ServicePort {
 		}
 		seen[key] = true
 		out = append(out, corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Target), Port: int32(p.Target),
-			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol)})
+			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol), AppProtocol: appProtocol(p)})
 	}
 	uniquePortNames(out)
 	return out
@@ -454,7 +458,22 @@ func proto(p ast.Protocol) corev1.Protocol {
 	return corev1.ProtocolTCP
 }
 
+// appProtocol is the port's app_protocol when the API server takes it (a
+// qualified name such as http or kubernetes.io/h2c); kubeServices reports
+// the others.
+func appProtocol(p ast.Port) *string {
+	if p.AppProtocol == "" || len(validation.IsQualifiedName(p.AppProtocol)) > 0 {
+		return nil
+	}
+	return &p.AppProtocol
+}
+
 func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
+	for _, p := range s.Ports {
+		if why := validation.IsQualifiedName(p.AppProtocol); p.AppProtocol != "" && len(why) > 0 {
+			g.diags.Warnf("app-protocol", p.Pos, "services."+s.Name+".ports", "app_protocol %q is dropped: %s", p.AppProtocol, strings.Join(why, "; "))
+		}
+	}
 	ports := servicePorts(s)
 	mk := func(n string) *corev1.Service {
 		// Headless: the name resolves to the ready pods themselves, as
@@ -498,7 +517,7 @@ func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
 		}
 		seen[key] = true
 		sp := corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Published), Port: int32(p.Published),
-			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol)}
+			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol), AppProtocol: appProtocol(p)}
 		if pub.Spec.Type == corev1.ServiceTypeNodePort {
 			if p.Published >= 30000 && p.Published <= 32767 {
 				sp.NodePort = int32(p.Published)

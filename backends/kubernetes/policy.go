@@ -36,7 +36,7 @@ func (g *gen) waiterRBAC() {
 	ns := g.sys.Namespace
 	if ns == "" {
 		ns = "default"
-		g.diags.Warnf("waiter-namespace", g.sys.Pos, "", "waiting for a dependency through the Kubernetes API needs the namespace for its RoleBinding: \"default\" is assumed").Note("compile with -n NAMESPACE")
+		g.diags.Warnf("waiter-namespace", g.waiterPos, g.waiterPath, "waiting for a dependency through the Kubernetes API needs the namespace for its RoleBinding: \"default\" is assumed").Note("compile with -n NAMESPACE")
 	}
 	f := false
 	g.add(&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: g.meta(n, g.sysLabels), AutomountServiceAccountToken: &f})

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"fmt"
 	"maps"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -297,7 +298,12 @@ func resources(r ast.Resources) corev1.ResourceRequirements {
 		set(&out.Requests, corev1.ResourceMemory, *resource.NewQuantity(r.MemoryRequest, resource.BinarySI))
 	}
 	if r.GPUs > 0 {
-		set(&out.Limits, "nvidia.com/gpu", *resource.NewQuantity(r.GPUs, resource.DecimalSI))
+		// the resource the vendor's device plugin advertises
+		vendor := r.GPUVendor
+		if vendor == "" {
+			vendor = "nvidia"
+		}
+		set(&out.Limits, corev1.ResourceName(vendor+".com/gpu"), *resource.NewQuantity(r.GPUs, resource.DecimalSI))
 	}
 	return out
 }
@@ -472,7 +478,12 @@ func (g *gen) probes(s *ast.Service, ctr *corev1.Container) {
 		return p
 	}
 	ctr.ReadinessProbe = probe()
-	if h.StartPeriod > 0 || h.StartInterval > 0 {
+	// A failed startupProbe restarts the container, which compose never
+	// does for a healthcheck, so one is made only to hold a liveness
+	// probe back during start_period, or to probe every start_interval
+	// until the first success, with no failure limit.
+	switch {
+	case s.Liveness && (h.StartPeriod > 0 || h.StartInterval > 0):
 		sp := probe()
 		if h.StartInterval > 0 {
 			sp.PeriodSeconds = seconds(h.StartInterval)
@@ -481,6 +492,11 @@ func (g *gen) probes(s *ast.Service, ctr *corev1.Container) {
 		}
 		// fail only after start_period has passed
 		sp.FailureThreshold = max(int32(h.StartPeriod.Seconds())/sp.PeriodSeconds, 1) + sp.FailureThreshold
+		ctr.StartupProbe = sp
+	case !s.Liveness && h.StartInterval > 0 && seconds(h.StartInterval) < ctr.ReadinessProbe.PeriodSeconds:
+		sp := probe()
+		sp.PeriodSeconds = seconds(h.StartInterval)
+		sp.FailureThreshold = math.MaxInt32 // never restarts the container
 		ctr.StartupProbe = sp
 	}
 	if s.Liveness {
@@ -530,7 +546,10 @@ func (g *gen) waits(s *ast.Service) []corev1.Container {
 		c.Name = DNSLabel("wait-for-"+depName, 63)
 		c.SecurityContext = g.helperSecurity()
 		if c.Image == g.opts.KubectlImage {
-			g.waiterUsed = true
+			if !g.waiterUsed {
+				g.waiterUsed = true
+				g.waiterPos, g.waiterPath = d.Pos, dependsOnPath(s, d)
+			}
 			c.VolumeMounts = []corev1.VolumeMount{{Name: waiterTokenVolume, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}
 			if g.egressRestricted(s.Name) {
 				g.diags.Warnf("wait-needs-api", d.Pos, dependsOnPath(s, d), "%s waits for %s through the Kubernetes API, but its egress is restricted by network policy: the wait may never end", s.Name, d.Service).
