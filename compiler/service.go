@@ -179,7 +179,7 @@ func (lw *lowerer) service(s *types.ServiceConfig) *ast.Service {
 	lw.resources(svc, s, path)
 	lw.misc(svc, s, path)
 	lw.serviceExt(svc, s, path)
-	if s.ContainerName != "" {
+	if s.ContainerName != "" && (svc.Replicas == nil || *svc.Replicas <= 1) { // else an error (lifecycle)
 		lw.diags.Infof("container-name", lw.pos(path+".container_name"), path+".container_name", "objects are named after the service %q; container_name %q stays a DNS name of it", s.Name, s.ContainerName)
 		if s.ContainerName != s.Name {
 			// compose resolves the container name on its networks too

@@ -69,7 +69,7 @@ func (lw *lowerer) mounts(svc *ast.Service, s *types.ServiceConfig, p string) {
 			if v.Tmpfs != nil {
 				m.SizeLimit = int64(v.Tmpfs.Size)
 				if v.Tmpfs.Mode != 0 {
-					lw.diags.Infof("tmpfs-options", lw.pos(vp+".tmpfs.mode"), vp+".tmpfs.mode", "tmpfs mode %o is ignored: an emptyDir is writable by the pod's users (mode 0777)", v.Tmpfs.Mode)
+					lw.diags.Infof("tmpfs-options", lw.pos(vp+".tmpfs.mode"), vp+".tmpfs.mode", "tmpfs mode is ignored: an emptyDir is writable by the pod's users (mode 0777)")
 				}
 			}
 		default:
