@@ -272,17 +272,17 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 		r.Pids = s.PidsLimit
 	}
 	// compose refuses a service-level value and a deploy one that differ
-	distinct := func(short string, a, b bool, long string) {
-		if a && b {
+	distinct := func(short string, differ bool, long string) {
+		if differ {
 			lw.diags.Errorf("resources", lw.pos(p+"."+short), p+"."+short, "%s and %s have distinct values", short, long).
 				Note("compose refuses this too: keep one of them")
 		}
 	}
 	if s.Deploy != nil {
 		if l := s.Deploy.Resources.Limits; l != nil {
-			distinct("cpus", s.CPUS > 0 && l.NanoCPUs > 0, float32(l.NanoCPUs) != s.CPUS, "deploy.resources.limits.cpus")
-			distinct("mem_limit", s.MemLimit > 0 && l.MemoryBytes > 0, l.MemoryBytes != s.MemLimit, "deploy.resources.limits.memory")
-			distinct("pids_limit", s.PidsLimit > 0 && l.Pids > 0, l.Pids != s.PidsLimit, "deploy.resources.limits.pids")
+			distinct("cpus", s.CPUS > 0 && l.NanoCPUs > 0 && float32(l.NanoCPUs) != s.CPUS, "deploy.resources.limits.cpus")
+			distinct("mem_limit", s.MemLimit > 0 && l.MemoryBytes > 0 && l.MemoryBytes != s.MemLimit, "deploy.resources.limits.memory")
+			distinct("pids_limit", s.PidsLimit > 0 && l.Pids > 0 && l.Pids != s.PidsLimit, "deploy.resources.limits.pids")
 			if l.NanoCPUs > 0 {
 				r.CPULimitMilli = milli(float32(l.NanoCPUs))
 			}
@@ -300,7 +300,7 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 			}
 		}
 		if q := s.Deploy.Resources.Reservations; q != nil {
-			distinct("mem_reservation", s.MemReservation > 0 && q.MemoryBytes > 0, q.MemoryBytes != s.MemReservation, "deploy.resources.reservations.memory")
+			distinct("mem_reservation", s.MemReservation > 0 && q.MemoryBytes > 0 && q.MemoryBytes != s.MemReservation, "deploy.resources.reservations.memory")
 			if q.NanoCPUs > 0 {
 				r.CPURequestMilli = milli(float32(q.NanoCPUs))
 			}
