@@ -188,6 +188,42 @@ func hasExt(exts types.Extensions) bool {
 	return exts["x-tycho"] != nil
 }
 
+// misspeltExt reports an extension key that looks like x-tycho but is
+// not: compose ignores every x- key, so a typo would drop the settings
+// silently.
+func (lw *lowerer) misspeltExt(exts types.Extensions, path string) {
+	for k := range exts {
+		if k != "x-tycho" && editDistance(strings.ToLower(k), "x-tycho") <= 1 {
+			kp := k
+			if path != "" {
+				kp = path + "." + k
+			}
+			lw.diags.Warnf("x-tycho", lw.pos(kp), kp, "%s is not x-tycho: compose ignores it, and so does Tycho", k).Note("write x-tycho")
+		}
+	}
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // decodeExt reads the x-tycho extension of exts into v, reporting unknown
 // fields and wrong types at path.
 func (lw *lowerer) decodeExt(exts types.Extensions, path string, v any) bool {
@@ -225,6 +261,7 @@ func (lw *lowerer) exposeMode(s, path string) ast.ExposeMode {
 }
 
 func (lw *lowerer) topLevel() {
+	lw.misspeltExt(lw.l.Project.Extensions, "")
 	var ext systemExt
 	if lw.decodeExt(lw.l.Project.Extensions, "", &ext) {
 		if ext.Expose != "" && lw.opts.Expose == ast.ExposeDefault {
@@ -272,6 +309,7 @@ func (lw *lowerer) volume(name string, v types.VolumeConfig) *ast.Volume {
 
 // volumeExt applies the volume's x-tycho extension, if any.
 func (lw *lowerer) volumeExt(vol *ast.Volume, exts types.Extensions, path string) {
+	lw.misspeltExt(exts, path)
 	if !hasExt(exts) {
 		return // before ext is made: decoding moves it to the heap
 	}

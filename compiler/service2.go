@@ -442,6 +442,7 @@ func (lw *lowerer) misc(svc *ast.Service, s *types.ServiceConfig, p string) {
 
 func (lw *lowerer) serviceExt(svc *ast.Service, s *types.ServiceConfig, p string) {
 	svc.Expose = lw.opts.Expose
+	lw.misspeltExt(s.Extensions, p)
 	if !hasExt(s.Extensions) {
 		return // before ext is made: decoding moves it to the heap
 	}
