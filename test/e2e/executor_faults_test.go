@@ -376,10 +376,10 @@ func TestE2EExecutorFaultAPIServerFrozen(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Minute {
 		t.Errorf("up took %s after a frozen API server, want it bounded by --request-timeout, not --timeout (10m)", took)
 	}
-	for _, want := range []string{"Client.Timeout exceeded"} {
-		if !strings.Contains(r.errOut, want) {
-			t.Errorf("up: stderr does not contain %q", want)
-		}
+	// client-go reports the request timeout as one or the other, depending
+	// on where the request was waiting when it ran out
+	if !strings.Contains(r.errOut, "Client.Timeout exceeded") && !strings.Contains(r.errOut, "context deadline exceeded") {
+		t.Errorf("up: stderr names no timeout")
 	}
 }
 
