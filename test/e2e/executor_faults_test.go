@@ -358,10 +358,8 @@ func TestE2EExecutorFaultConcurrentUp(t *testing.T) {
 // panic, and say how to remove what is left. It runs a cluster of its own.
 func TestE2EExecutorFaultAPIServerStopped(t *testing.T) {
 	r := upThenFault(t, "e2ea0070000000000000000000000000", syscall.SIGKILL, "--timeout", "2m")
-	for _, want := range []string{"connection refused"} {
-		if !strings.Contains(r.errOut, want) {
-			t.Errorf("up: stderr does not contain %q", want)
-		}
+	if !strings.Contains(r.errOut, "connection refused") {
+		t.Errorf("up: stderr does not contain %q", "connection refused")
 	}
 }
 
@@ -371,10 +369,11 @@ func TestE2EExecutorFaultAPIServerStopped(t *testing.T) {
 // well before its own --timeout and says how to remove what is left.
 // Without a request timeout, client-go would wait forever.
 func TestE2EExecutorFaultAPIServerFrozen(t *testing.T) {
-	start := time.Now()
 	r := upThenFault(t, "e2ea0080000000000000000000000000", syscall.SIGSTOP, "--timeout", "10m", "--request-timeout", "5s")
-	if took := time.Since(start); took > 5*time.Minute {
-		t.Errorf("up took %s after a frozen API server, want it bounded by --request-timeout, not --timeout (10m)", took)
+	// a few requests of at most 5 s each (the failed list, the events
+	// read for the report, the first roll-back delete): well under 2 min
+	if r.afterFault > 2*time.Minute {
+		t.Errorf("up took %s after the API server froze, want it bounded by --request-timeout, not --timeout (10m)", r.afterFault)
 	}
 	// client-go reports the request timeout as one or the other, depending
 	// on where the request was waiting when it ran out
@@ -386,6 +385,8 @@ func TestE2EExecutorFaultAPIServerFrozen(t *testing.T) {
 type upResult struct {
 	code        int
 	out, errOut string
+	// afterFault is how long up ran after the signal
+	afterFault time.Duration
 }
 
 // upThenFault starts a cluster of its own and `tycho up` of a system that
@@ -454,7 +455,8 @@ func upThenFault(t *testing.T, guid string, sig syscall.Signal, args ...string) 
 	case <-ctx.Done():
 		t.Fatalf("up did not end after kube-apiserver got %v", sig)
 	}
-	t.Logf("up ended %s after kube-apiserver got %v", time.Since(faulted).Round(time.Millisecond), sig)
+	r.afterFault = time.Since(faulted)
+	t.Logf("up ended %s after kube-apiserver got %v", r.afterFault.Round(time.Millisecond), sig)
 	if r.code != 1 || r.out != "" {
 		t.Errorf("up: exit %d, stdout %q; want 1 and nothing", r.code, r.out)
 	}
