@@ -246,10 +246,13 @@ type Security struct {
 	SeccompRuntimeDefault    bool
 	DropAllCapabilities      bool
 	AutomountToken           *bool
-	// HostNetwork, HostPID and HostIPC share the node's namespaces.
+	// HostNetwork, HostPID and HostIPC share the node's namespaces; the
+	// positions are of the pid and ipc keys.
 	HostNetwork bool
 	HostPID     bool
 	HostIPC     bool
+	HostPIDPos  Pos
+	HostIPCPos  Pos
 }
 
 // EnvVar is one environment variable.

@@ -85,7 +85,7 @@ SIGTERM shuts the server down gracefully.`,
 	fs.DurationVar(&c.deleteTimeout, "delete-timeout", 5*time.Minute, "how long a delete waits for the objects to be gone")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running requests may finish after SIGTERM")
 	fs.StringVar(&c.expose, "expose", "loadbalancer", "how published ports are reached: loadbalancer, nodeport or clusterip")
-	fs.StringVar(&c.security, "security", "baseline", "pod security level of every system: baseline or restricted")
+	fs.StringVar(&c.security, "security", "baseline", "the most any system may need, the operator's ceiling: restricted, baseline or privileged (a request that needs more is refused)")
 	fs.StringVar(&c.network, "network-policy", "default", "network policy: default (compose networks), strict (declared ports only) or none")
 	fs.StringVar(&c.storageClass, "storage-class", "", "storage class of volumes (default: the cluster's)")
 	fs.StringVar(&c.volumeSize, "volume-size", "1Gi", "default size of a volume")
@@ -128,10 +128,10 @@ func (c *apiCmd) options(log *slog.Logger) (server.Options, error) {
 		return o, usageError("--expose must be loadbalancer, nodeport or clusterip, not %q", c.expose)
 	}
 	switch c.security {
-	case "baseline", "restricted":
+	case "baseline", "restricted", "privileged":
 	default:
 		// callers' systems always run under a Pod Security level
-		return o, usageError("--security must be baseline or restricted, not %q", c.security)
+		return o, usageError("--security must be restricted, baseline or privileged, not %q", c.security)
 	}
 	switch c.network {
 	case "default", "strict", "none":

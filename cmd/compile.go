@@ -54,7 +54,7 @@ func (f *compileFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.strict, "strict", false, "treat warnings as errors")
 	fs.StringVar(&f.diagnostics, "diagnostics", "text", "diagnostics format on stderr: text or json")
 	fs.StringVar(&f.network, "network-policy", "default", "network policy: default (compose networks), strict (declared ports only) or none")
-	fs.StringVar(&f.security, "security", "baseline", "pod security level: baseline, restricted or none")
+	fs.StringVar(&f.security, "security", "baseline", "pod security level: restricted, baseline, privileged or none; up refuses a system that needs more, compile reports it")
 	fs.StringArrayVar(&f.disable, "disable-weaver", nil, "switch a policy weaver off by name (network, security)")
 	fs.StringVar(&f.waitImage, "wait-image", kubernetes.DefaultWaitImage, "image of the init containers that wait for dependencies")
 	fs.StringVar(&f.kubectlImage, "kubectl-image", kubernetes.DefaultKubectlImage, "image of the init containers that wait for a one-shot dependency")
@@ -80,9 +80,9 @@ func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compile
 		return o, usageError("--network-policy must be default, strict or none, not %q", f.network)
 	}
 	switch f.security {
-	case "baseline", "restricted", "none":
+	case "baseline", "restricted", "privileged", "none":
 	default:
-		return o, usageError("--security must be baseline, restricted or none, not %q", f.security)
+		return o, usageError("--security must be restricted, baseline, privileged or none, not %q", f.security)
 	}
 	switch f.diagnostics {
 	case "text", "json":
@@ -220,6 +220,9 @@ func (f compileFlags) compiles(ctx context.Context, deps Deps, streams Streams, 
 	if err != nil {
 		return nil, err
 	}
+	// what runs is held to --security: a system that needs more fails
+	// before anything is created
+	opts.Policy.SecurityCeiling = true
 	return func(namespace string) (*compiler.Result, error) {
 		opts.Namespace = namespace
 		opts.Load.Stdin = stdin()

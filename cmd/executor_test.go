@@ -502,3 +502,62 @@ func TestRequestTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestUpSecurityCeiling: up holds a system to --security: one that needs
+// more fails before anything is created, naming each key and the flag
+// that allows it; with that flag it runs in a namespace of that level.
+func TestUpSecurityCeiling(t *testing.T) {
+	t.Parallel()
+	const hostCompose = `name: tools
+services:
+  agent:
+    image: busybox
+    pid: host
+    cap_add: [SYS_ADMIN]
+`
+	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	depGVR := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	tests := []struct {
+		name      string
+		args      []string
+		wantCode  int
+		wantErr   []string
+		wantLevel string // of the namespace created; "" for none created
+	}{
+		{name: "baseline refuses", args: []string{"up", "--wait=false"}, wantCode: 1,
+			wantErr: []string{"compose.yaml:5:5: error: services.agent.pid: agent needs the privileged Pod Security level",
+				"error: services.agent.cap_add: agent needs the privileged Pod Security level: it adds capabilities SYS_ADMIN",
+				"allow privileged explicitly with --security privileged"}},
+		{name: "restricted refuses", args: []string{"up", "--wait=false", "--security", "restricted"}, wantCode: 1,
+			wantErr: []string{"error: services.agent.pid: agent cannot run at the restricted level"}},
+		{name: "privileged allows", args: []string{"up", "--wait=false", "--security", "privileged"}, wantLevel: "privileged"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := executortest.New(nil)
+			code, _, errOut := runExec(t, f, hostCompose, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr\n%s\ndoes not contain %q", errOut, w)
+				}
+			}
+			if tt.wantLevel == "" {
+				if got := append(f.Names(nsGVR), f.Names(depGVR)...); len(got) != 0 {
+					t.Errorf("created %v, want nothing", got)
+				}
+				return
+			}
+			ns, err := f.Client.Kube.CoreV1().Namespaces().Get(t.Context(), "tools-01234567", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ns.Labels["pod-security.kubernetes.io/enforce"]; got != tt.wantLevel {
+				t.Errorf("namespace enforces %q, want %q", got, tt.wantLevel)
+			}
+		})
+	}
+}

@@ -429,6 +429,7 @@ func (lw *lowerer) container(svc *ast.Service, s *types.ServiceConfig, path stri
 	case "":
 	case "host":
 		sec.HostPID = true
+		sec.HostPIDPos = lw.pos(path + ".pid")
 	default:
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".pid"), path+".pid", "pid %q is not supported and is ignored", s.Pid)
 	}
@@ -436,6 +437,7 @@ func (lw *lowerer) container(svc *ast.Service, s *types.ServiceConfig, path stri
 	case "", "private", "shareable":
 	case "host":
 		sec.HostIPC = true
+		sec.HostIPCPos = lw.pos(path + ".ipc")
 	default:
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".ipc"), path+".ipc", "ipc %q is not supported and is ignored", s.Ipc)
 	}

@@ -86,7 +86,7 @@ func (opts *UpOptions) normalize() error {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
-	return nil
+	return CheckPodSecurity(opts.SecurityLevel, opts.Objects)
 }
 
 // UpError is why Up failed.

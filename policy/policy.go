@@ -13,8 +13,15 @@ import (
 type Options struct {
 	// Network is "default", "strict" or "none".
 	Network string
-	// Security is "baseline", "restricted" or "none".
+	// Security is the Pod Security level: "restricted", "baseline",
+	// "privileged" or "none" (no security weaving).
 	Security string
+	// SecurityCeiling makes Security the most a system may need: what
+	// needs more is an error, never a reason to raise the level. tycho up
+	// and the API compile so (the operator's level is a limit); compile
+	// only reports, and raises a baseline system that needs it to
+	// privileged.
+	SecurityCeiling bool
 	// Disabled names weavers to skip.
 	Disabled []string
 }

@@ -2,20 +2,39 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/diag"
 )
 
-// Security makes the Pod Security Standard level explicit: at baseline it
-// writes the safe defaults the compose file did not turn off and reports
-// what needs more; at restricted it tightens every container and reports
-// what cannot comply as an error.
+// Security makes the Pod Security Standard level explicit: it writes the
+// safe defaults the compose file did not turn off, and reports what needs
+// more than the level asked for. At restricted it also tightens every
+// container, and what cannot comply is an error. At baseline what needs
+// the privileged level is a warning that raises the system's level, or an
+// error under Options.SecurityCeiling; at privileged it is allowed and
+// only noted.
 type Security struct{}
 
 // Name is "security".
 func (Security) Name() string { return "security" }
+
+// Levels are the Pod Security levels, from the least to the most allowed.
+var Levels = []string{"restricted", "baseline", "privileged"}
+
+// LevelAllows tells whether a namespace that enforces ceiling admits pods
+// of level (both of Levels; "" is baseline).
+func LevelAllows(ceiling, level string) bool {
+	rank := func(l string) int {
+		if l == "" {
+			l = "baseline"
+		}
+		return slices.Index(Levels, l)
+	}
+	return rank(level) >= 0 && rank(level) <= rank(ceiling)
+}
 
 // baselineCaps are the capabilities the baseline level allows to add.
 var baselineCaps = map[string]bool{"AUDIT_WRITE": true, "CHOWN": true, "DAC_OVERRIDE": true, "FOWNER": true, "FSETID": true,
@@ -52,7 +71,7 @@ func (Security) Weave(sys *ast.System, opts Options) diag.List {
 		}
 		if level == "restricted" {
 			for _, w := range why {
-				diags.Errorf("security-restricted", w.pos, p+"."+w.key, "%s cannot run at the restricted level: %s", s.Name, w.msg).Note("use --security baseline, or change the service")
+				diags.Errorf("security-restricted", w.pos, p+"."+w.key, "%s cannot run at the restricted level: %s", s.Name, w.msg).Note("%s", raise(opts, "baseline", "or change the service"))
 			}
 			if sec.RunAsUser != nil && *sec.RunAsUser == 0 {
 				diags.Errorf("security-restricted", sec.UserPos, p+".user", "%s runs as root (user 0): the restricted level needs a non-root user", s.Name)
@@ -70,8 +89,19 @@ func (Security) Weave(sys *ast.System, opts Options) diag.List {
 		}
 		for _, w := range why {
 			needsPrivileged = true
-			d := diags.Warnf("security-privileged", w.pos, p+"."+w.key, "%s needs the privileged Pod Security level: %s", s.Name, w.msg).
-				Note("a namespace that enforces baseline rejects its pods")
+			const msg = "%s needs the privileged Pod Security level: %s"
+			var d *diag.Diagnostic
+			switch {
+			case level == "privileged":
+				diags.Infof("security-privileged", w.pos, p+"."+w.key, msg, s.Name, w.msg)
+				continue
+			case opts.SecurityCeiling:
+				d = diags.Errorf("security-privileged", w.pos, p+"."+w.key, msg, s.Name, w.msg).
+					Note("%s", raise(opts, "privileged", "or change the service"))
+			default:
+				d = diags.Warnf("security-privileged", w.pos, p+"."+w.key, msg, s.Name, w.msg).
+					Note("a namespace that enforces baseline rejects its pods")
+			}
 			if w.key == "sysctls" {
 				d.Note("the kubelet must also allow it with --allowed-unsafe-sysctls, or the pod fails with SysctlForbidden")
 			}
@@ -80,12 +110,21 @@ func (Security) Weave(sys *ast.System, opts Options) diag.List {
 	switch {
 	case level == "restricted":
 		sys.Policy.SecurityLevel = "restricted"
-	case needsPrivileged:
+	case needsPrivileged && (level == "privileged" || !opts.SecurityCeiling):
 		sys.Policy.SecurityLevel = "privileged"
 	default:
 		sys.Policy.SecurityLevel = "baseline"
 	}
 	return diags
+}
+
+// raise is the note that says how to allow a level: the operator's
+// explicit choice, never the compose file's.
+func raise(opts Options, level, alt string) string {
+	if opts.SecurityCeiling {
+		return fmt.Sprintf("the level allowed is %s: allow %s explicitly with --security %s, %s", opts.Security, level, level, alt)
+	}
+	return fmt.Sprintf("use --security %s, %s", level, alt)
 }
 
 type need struct {
@@ -105,10 +144,10 @@ func privilegedNeeds(s *ast.Service) []need {
 		out = append(out, need{s.NetworkModePos, "network_mode", "it shares the host's network"})
 	}
 	if sec.HostPID {
-		out = append(out, need{s.Pos, "pid", "it shares the host's process namespace"})
+		out = append(out, need{sec.HostPIDPos, "pid", "it shares the host's process namespace"})
 	}
 	if sec.HostIPC {
-		out = append(out, need{s.Pos, "ipc", "it shares the host's IPC namespace"})
+		out = append(out, need{sec.HostIPCPos, "ipc", "it shares the host's IPC namespace"})
 	}
 	var bad []string
 	for _, c := range sec.CapAdd {

@@ -28,8 +28,10 @@ type CompileOptions struct {
 	// Expose is how published ports are reached: loadbalancer (the
 	// default), nodeport or clusterip.
 	Expose ast.ExposeMode
-	// Security is the Pod Security level: baseline (the default) or
-	// restricted.
+	// Security is the most a system may need, a ceiling no request can
+	// raise: restricted, baseline (the default) or privileged. A system
+	// that needs more is refused; its namespace enforces the least level
+	// it meets.
 	Security string
 	// NetworkPolicy is default, strict or none ("" is default).
 	NetworkPolicy string
@@ -137,7 +139,7 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 			StorageClass: o.StorageClass,
 			Expose:       o.Expose,
 		},
-		Policy:    policy.Options{Network: o.NetworkPolicy, Security: o.Security},
+		Policy:    policy.Options{Network: o.NetworkPolicy, Security: o.Security, SecurityCeiling: true},
 		Backend:   kubernetes.Options{WaitImage: kubernetes.DefaultWaitImage, KubectlImage: kubernetes.DefaultKubectlImage},
 		GUID:      guid,
 		Namespace: ns,
@@ -152,6 +154,10 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 	}
 	if !res.Diags.HasErrors() && c.name == "" {
 		return nil, fmt.Errorf("compiling: the system has no name")
+	}
+	if !res.Diags.HasErrors() && !policy.LevelAllows(o.Security, c.security) {
+		// the weaver holds the ceiling; this is the last guard
+		return nil, fmt.Errorf("compiling: the system needs Pod Security level %q, above the ceiling %q", c.security, o.Security)
 	}
 	return c, nil
 }
