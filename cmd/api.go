@@ -39,6 +39,7 @@ type apiCmd struct {
 	storageClass    string
 	volumeSize      string
 	registry        string
+	limits          server.Limits
 }
 
 // NewAPICommand builds `tycho api`, the HTTP API server.
@@ -90,6 +91,9 @@ SIGTERM shuts the server down gracefully.`,
 	fs.StringVar(&c.storageClass, "storage-class", "", "storage class of volumes (default: the cluster's)")
 	fs.StringVar(&c.volumeSize, "volume-size", "1Gi", "default size of a volume")
 	fs.StringVar(&c.registry, "registry", "", "registry prefix for images that compose would build")
+	fs.IntVar(&c.limits.PerClient, "max-client-requests", server.DefaultPerClient, "requests one client (bearer token and address) may have in flight; more are answered 429")
+	fs.IntVar(&c.limits.Compiles, "max-compiles", server.DefaultCompiles, "compiles running at once; a start waits for a slot")
+	fs.DurationVar(&c.limits.CompileTimeout, "compile-timeout", server.DefaultCompileTimeout, "the longest a start waits for a compile slot and its compile; then 503")
 	return cmd
 }
 
@@ -163,6 +167,10 @@ func (c *apiCmd) options(log *slog.Logger) (server.Options, error) {
 		return o, usageError("--token-file is required (or --insecure-no-auth for a local test)")
 	}
 	o.MaxBodyBytes = body
+	if c.limits.PerClient < 1 || c.limits.Compiles < 1 || c.limits.CompileTimeout <= 0 {
+		return o, usageError("--max-client-requests and --max-compiles must be at least 1, --compile-timeout positive")
+	}
+	o.Limits = c.limits
 	o.StartTimeout = c.startTimeout
 	o.DeleteTimeout = c.deleteTimeout
 	o.Compile = server.CompileOptions{Expose: expose, Security: c.security, NetworkPolicy: c.network,

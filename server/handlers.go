@@ -63,9 +63,16 @@ func (s *Server) start(c *call, status int) {
 		c.internal(err)
 		return
 	}
-	comp, err := s.compileStart(c.ctx(), &req, guid)
+	comp, err := run(c.ctx(), s.compiles, func(ctx context.Context) (*compiled, error) {
+		return s.compileStart(ctx, &req, guid)
+	})
 	var fe *fieldError
 	switch {
+	case errors.Is(err, errCompileBusy):
+		s.metrics.limited.Add(1)
+		c.w.Header().Set("Retry-After", "5")
+		c.fail(http.StatusServiceUnavailable, "", fmt.Sprintf("%v: no compile slot freed up, or the compile did not end, within %s; nothing was started", err, s.opts.Limits.CompileTimeout), nil)
+		return
 	case errors.As(err, &fe):
 		c.fail(http.StatusBadRequest, fe.field, fe.Error(), nil)
 		return

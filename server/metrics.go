@@ -23,6 +23,7 @@ type metrics struct {
 	started     atomic.Int64
 	startFailed atomic.Int64
 	deleted     atomic.Int64
+	limited     atomic.Int64
 
 	mu       sync.Mutex
 	requests map[requestKey]int64
@@ -91,6 +92,8 @@ func (m *metrics) render() []byte {
 	fmt.Fprintf(&b, "tycho_api_systems_start_failures_total %d\n", m.startFailed.Load())
 	family("tycho_api_systems_deleted_total", "counter", "Systems deleted.")
 	fmt.Fprintf(&b, "tycho_api_systems_deleted_total %d\n", m.deleted.Load())
+	family("tycho_api_limited_total", "counter", "Requests refused by a limit (429 per client, 503 compile slots).")
+	fmt.Fprintf(&b, "tycho_api_limited_total %d\n", m.limited.Load())
 
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -55,6 +55,8 @@ type Options struct {
 	Debug bool
 	// Version is reported by the tycho_api_build_info metric.
 	Version string
+	// Limits bound the work of clients and requests.
+	Limits Limits
 }
 
 // DefaultMaxBodyBytes is the default limit of request bodies.
@@ -73,6 +75,8 @@ type Server struct {
 	stopping atomic.Bool
 	filter   *openapi3filter.Options
 	flight   statusFlight
+	clients  clientLimiter
+	compiles *compileSlots
 }
 
 // route is one operation of the OpenAPI document and its handler.
@@ -137,7 +141,9 @@ func New(opts Options) (*Server, error) {
 	if c.VolumeSize <= 0 {
 		c.VolumeSize = 1 << 30
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Version)}
+	opts.Limits.normalize()
+	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Version),
+		clients: clientLimiter{max: opts.Limits.PerClient}, compiles: newCompileSlots(opts.Limits)}
 	for _, t := range opts.Tokens {
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
 	}
@@ -334,6 +340,16 @@ func (s *Server) serveRoute(rt *route) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tycho"`)
 			c.fail(http.StatusUnauthorized, "", "missing or wrong bearer token (Authorization: Bearer <token>)", nil)
 			return
+		}
+		if rt.auth {
+			release, ok := s.clients.acquire(r)
+			if !ok {
+				s.metrics.limited.Add(1)
+				w.Header().Set("Retry-After", "1")
+				c.fail(http.StatusTooManyRequests, "", fmt.Sprintf("too many requests in flight: this client may have %d at once", s.opts.Limits.PerClient), nil)
+				return
+			}
+			defer release()
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 		if err != nil {
