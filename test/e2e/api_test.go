@@ -51,6 +51,12 @@ const apiSystem = `services:
 // load balancer), and returns a client of it.
 func apiServer(t *testing.T, cfg *rest.Config) (*client.Client, *httptest.Server) {
 	t.Helper()
+	return apiServerWith(t, cfg, nil)
+}
+
+// apiServerWith is apiServer with options changed by mod.
+func apiServerWith(t *testing.T, cfg *rest.Config, mod func(*server.Options)) (*client.Client, *httptest.Server) {
+	t.Helper()
 	if cfg == nil {
 		cfg = shared(t).RESTConfig()
 	}
@@ -59,13 +65,17 @@ func apiServer(t *testing.T, cfg *rest.Config) (*client.Client, *httptest.Server
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{
+	opts := server.Options{
 		Systems:       &server.Cluster{Client: ec, PollInterval: 250 * time.Millisecond},
 		Tokens:        []string{apiToken},
 		Compile:       server.CompileOptions{Expose: ast.ExposeNodePort},
 		StartTimeout:  3 * time.Minute,
 		DeleteTimeout: 3 * time.Minute,
-	})
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
