@@ -29,6 +29,7 @@ fmt:
 
 lint:
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 verify: lint unit

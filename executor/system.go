@@ -116,7 +116,6 @@ func ModelHash(objs []kubernetes.Object) (string, error) {
 
 // Kinds Tycho emits, in apply order. Down deletes the namespaced ones.
 var (
-	gvkNamespace      = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 	gvkServiceAccount = schema.GroupVersionKind{Version: "v1", Kind: "ServiceAccount"}
 	gvkRole           = schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}
 	gvkRoleBinding    = schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}

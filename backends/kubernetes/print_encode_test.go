@@ -379,11 +379,13 @@ type kitchen struct {
 	twiceB
 	untagged
 	tagged
-	Named      inner   `json:",inline"`
-	Shadowed   string  `json:"shadowed"`
-	hidden     string  //nolint:unused // encoding/json skips it
-	Dash       string  `json:"-"`
-	DashName   string  `json:"-,"`
+	Named    inner  `json:",inline"`
+	Shadowed string `json:"shadowed"`
+	hidden   string //nolint:unused // encoding/json skips it
+	Dash     string `json:"-"`
+	//lint:ignore SA5008 a malformed tag on purpose: the printer must read it as encoding/json does
+	DashName string `json:"-,"`
+	//lint:ignore SA5008 a malformed tag on purpose: the printer must read it as encoding/json does
 	BadTag     string  `json:"a\"b"`
 	Str        int     `json:",string"`
 	StrP       *bool   `json:",string"`
@@ -441,7 +443,7 @@ func TestEncodeJSONRules(t *testing.T) {
 			twiceA: twiceA{twice{Gone: "a"}}, twiceB: twiceB{twice{Gone: "b"}}, untagged: untagged{Winner: "no"}, tagged: tagged{W: "yes"},
 			Shadowed: "shown", hidden: "h", Dash: "d", DashName: "dn", BadTag: "bt",
 			Str: 7, StrP: new(true), StrS: "a\"<b>", StrF: 1.5, Num: "1.5e3",
-			F32: 3.14, F64: []float64{0, -0.0, 1e20, 1e21, 1e-6, 1e-7, 123.456, math.MaxFloat64, math.SmallestNonzeroFloat64},
+			F32: 3.14, F64: []float64{0, math.Copysign(0, -1), 1e20, 1e21, 1e-6, 1e-7, 123.456, math.MaxFloat64, math.SmallestNonzeroFloat64},
 			U: 255, Up: 9, B: []byte("hello\x00"), BN: nil,
 			Arr: [3]byte{1, 2, 3},
 			I:   map[string]any{"k": []any{1, "two", nil, map[string]any{}}}, IL: []any{nil, struct{}{}, []int{}, "", 1.5, &ptrMarshaler{S: "p"}, ptrMarshaler{S: "v"}},
