@@ -20,6 +20,9 @@ type System struct {
 	Namespace string
 	// CreateNamespace asks the backend to emit the Namespace itself.
 	CreateNamespace bool
+	// User is who started the system (the API's principal), labelling
+	// its objects; empty for none. Unlike Labels, no compose file sets it.
+	User string
 
 	Services []*Service // sorted by Name
 	Volumes  []*Volume  // sorted by Name

@@ -18,6 +18,9 @@ type Options struct {
 	Backend kubernetes.Options
 	// GUID labels the objects of a started system; empty for none.
 	GUID string
+	// User labels the objects with who started the system (the API's
+	// principal); empty for none.
+	User string
 	// Namespace and CreateNamespace place the objects.
 	Namespace       string
 	CreateNamespace bool
@@ -47,6 +50,7 @@ func Compile(ctx context.Context, opts Options) (*Result, error) {
 	sys, diags := Lower(loaded, opts.Lower)
 	res.Diags = append(res.Diags, diags...)
 	sys.GUID = opts.GUID
+	sys.User = opts.User
 	sys.Namespace = opts.Namespace
 	sys.CreateNamespace = opts.CreateNamespace
 	res.System = sys

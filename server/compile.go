@@ -49,8 +49,8 @@ const (
 	SourceJSON = "system.json"
 	// SourceYAML is the compose document sent as YAML text.
 	SourceYAML = "compose.yaml"
-	// SourceRequest is the overlay made from the request's services,
-	// principal and serviceaccount.
+	// SourceRequest is the overlay made from the request's services and
+	// serviceaccount.
 	SourceRequest = "request"
 )
 
@@ -94,6 +94,9 @@ func (s *Server) compileStart(ctx context.Context, req *api.StartRequest, guid s
 	if ferr != nil {
 		return nil, ferr
 	}
+	if _, err := principalUser(req.Principal); err != nil {
+		return nil, err
+	}
 	if doc == nil {
 		// YAML that does not parse: the compiler reports where
 		return s.compile(ctx, req, guid, []compiler.Source{src}, "")
@@ -124,6 +127,9 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 	for k, v := range req.Env {
 		env[k] = v
 	}
+	// checked by compileStart; a label of Tycho's own, which no compose
+	// file can set
+	user, _ := principalUser(req.Principal)
 	res, err := compiler.Compile(ctx, compiler.Options{
 		Load: compiler.LoadOptions{
 			Sources:     sources,
@@ -142,6 +148,7 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 		Policy:    policy.Options{Network: o.NetworkPolicy, Security: o.Security, SecurityCeiling: true},
 		Backend:   kubernetes.Options{WaitImage: kubernetes.DefaultWaitImage, KubectlImage: kubernetes.DefaultKubectlImage},
 		GUID:      guid,
+		User:      user,
 		Namespace: ns,
 	})
 	if err != nil {
@@ -253,9 +260,10 @@ func sortedKeys(m map[string]any) []string {
 // requestOverlay is a compose document that adds the request's services
 // metadata, principal and service account to the system, merged over it
 // as an override file would be: clients become x-tycho.clients, the port
-// of a service that publishes nothing is published (PORT:PORT), the
-// username labels
-// every object. nil when there is nothing to add.
+// of a service that publishes nothing is published (PORT:PORT). nil when
+// there is nothing to add. (The principal's username is not in it: it
+// labels the objects through compiler.Options.User, a label that no
+// compose document may set.)
 func requestOverlay(req *api.StartRequest, doc map[string]any) ([]byte, error) {
 	svcs, _ := doc["services"].(map[string]any)
 	services := map[string]any{}
@@ -311,13 +319,6 @@ func requestOverlay(req *api.StartRequest, doc map[string]any) ([]byte, error) {
 	overlay := map[string]any{}
 	if len(services) > 0 {
 		overlay["services"] = services
-	}
-	user, err := principalUser(req.Principal)
-	if err != nil {
-		return nil, err
-	}
-	if user != "" {
-		overlay["x-tycho"] = map[string]any{"labels": map[string]any{"username": user}}
 	}
 	if len(overlay) == 0 {
 		return nil, nil

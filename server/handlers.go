@@ -255,12 +255,10 @@ func (s *Server) patchResource(c *call) {
 	s.modify(c, c.r.PathValue("guid"), p)
 }
 
-// reservedLabel tells the labels that Tycho's selectors and bookkeeping
-// rely on, which a modify must not change.
-func reservedLabel(k string) bool {
-	return k == kubernetes.LabelGUID || k == kubernetes.LabelExecutor || k == "name" ||
-		strings.HasPrefix(k, "app.kubernetes.io/") || strings.Contains(k, "kubernetes.io/") || strings.Contains(k, "k8s.io/")
-}
+// reservedLabel says who owns a label key that a modify must not set
+// ("" when none does): the one list of kubernetes.ReservedLabel, which
+// the compiler checks in x-tycho.labels too.
+func reservedLabel(k string) string { return kubernetes.ReservedLabel(k) }
 
 func (s *Server) modify(c *call, guid string, p api.SystemPatch) {
 	if len(p.Labels) == 0 && p.CPU == "" && p.Memory == "" {
@@ -278,8 +276,8 @@ func (s *Server) modify(c *call, guid string, p api.SystemPatch) {
 			c.fail(http.StatusBadRequest, field, fmt.Sprintf("%s: invalid label key: %s", field, strings.Join(errs, "; ")), nil)
 			return
 		}
-		if reservedLabel(k) {
-			c.fail(http.StatusBadRequest, field, fmt.Sprintf("%s: label %s is Tycho's or Kubernetes' own and cannot be changed", field, k), nil)
+		if owner := reservedLabel(k); owner != "" {
+			c.fail(http.StatusBadRequest, field, fmt.Sprintf("%s: label %s belongs to %s and cannot be changed", field, k, owner), nil)
 			return
 		}
 		if errs := validation.IsValidLabelValue(p.Labels[k]); len(errs) > 0 {

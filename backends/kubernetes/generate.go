@@ -244,8 +244,25 @@ func (g *gen) assignNames() {
 		labelOf[l] = n.Name
 	}
 	for _, kv := range g.sys.Labels {
-		if strings.HasPrefix(kv.Key, networkLabelPrefix) || kv.Key == LabelPartOf || kv.Key == LabelName || kv.Key == LabelGUID {
-			g.diags.Errorf("reserved-label", kv.Pos, "x-tycho.labels."+kv.Key, "label %s is Tycho's own: it decides which pods network policies select", kv.Key)
+		if owner := ReservedLabel(kv.Key); owner != "" {
+			g.diags.Errorf("reserved-label", kv.Pos, "x-tycho.labels."+kv.Key, "label %s is %s", kv.Key, ownedBy(owner)).
+				Note("Tycho's selectors, network policies and bookkeeping and the Kubernetes controllers rely on these labels: use a key of your own domain")
+		}
+	}
+	for _, kv := range g.sys.Annotations {
+		if owner := ReservedAnnotation(kv.Key); owner != "" {
+			g.diags.Errorf("reserved-annotation", kv.Pos, "x-tycho.annotations."+kv.Key, "annotation %s is %s", kv.Key, ownedBy(owner)).
+				Note("use a key of your own domain")
+		}
+	}
+	for _, s := range g.sys.Services {
+		for _, kv := range s.Annotations {
+			if owner := ReservedAnnotation(kv.Key); owner != "" {
+				// the service's labels become annotations of its pods,
+				// where Kubernetes reads its own (e.g. kubectl.kubernetes.io/)
+				g.diags.Errorf("reserved-annotation", kv.Pos, "services."+s.Name+".labels", "label %s becomes an annotation that is %s", kv.Key, ownedBy(owner)).
+					Note("use a key of your own domain")
+			}
 		}
 	}
 	for _, v := range g.sys.Volumes {
@@ -302,6 +319,9 @@ func (g *gen) labels(name string) map[string]string {
 	if g.sys.GUID != "" {
 		l[LabelGUID] = g.sys.GUID
 		l[LabelExecutor] = "tycho"
+	}
+	if g.sys.User != "" {
+		l[LabelUser] = g.sys.User
 	}
 	for _, kv := range g.sys.Labels {
 		if _, ours := l[kv.Key]; !ours {
