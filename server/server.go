@@ -362,6 +362,18 @@ func (s *Server) serveRoute(rt *route) http.Handler {
 			return
 		}
 		c.body = body
+		if ct := r.Header.Get("Content-Type"); rt.op.RequestBody != nil && len(body) > 0 && isJSON(ct) {
+			// once, before the OpenAPI validation decodes the body (a body
+			// of another type is answered 415 by the validation)
+			if msg := checkCharset(ct); msg != "" {
+				c.fail(http.StatusUnsupportedMediaType, "", msg, nil)
+				return
+			}
+			if field, msg := checkJSON(body); msg != "" {
+				c.fail(http.StatusBadRequest, field, msg, nil)
+				return
+			}
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		params := map[string]string{}
 		for _, p := range rt.params {
