@@ -55,6 +55,11 @@ type LoadOptions struct {
 	Profiles []string
 	// SkipDotEnv ignores the .env file beside the first compose file.
 	SkipDotEnv bool
+	// KeepPaths leaves the paths of the files as written (./data,
+	// ~/.kube) instead of resolving them against WorkDir and the process's
+	// home directory, for sources that have no directory (the API):
+	// there, resolving would only show the server's own paths.
+	KeepPaths bool
 }
 
 // Loaded is a compose project with the positions of its keys.
@@ -137,6 +142,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 			// not fold it into environment.
 			o.SkipResolveEnvironment = true
 			o.MaxNodeVisits = maxNodeVisits
+			if opts.KeepPaths {
+				o.ResolvePaths = false
+			}
 			narrowCasts(o, m)
 		})
 	})

@@ -54,10 +54,11 @@ const (
 	SourceRequest = "request"
 )
 
-// noFiles is the working directory of compiles: relative paths resolve
-// into it (so that diagnostics show /system/data for ./data). Nothing is
-// read from it: bind mounts become volumes and the keys that read files
-// are refused.
+// noFiles is the working directory of compiles, a directory the server
+// does not have. Nothing is read from it: bind mounts become volumes, the
+// keys that read files are refused, and paths are kept as written
+// (compiler.LoadOptions.KeepPaths), so that no diagnostic shows the
+// server's own directories (its home for ~).
 const noFiles = "/system"
 
 // fieldError is a request field at fault: the API answers it 400.
@@ -137,6 +138,8 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 			Env:         env,
 			ProjectName: projectName(req.Name),
 			SkipDotEnv:  true,
+			// nothing is read, and ~ would be the server's home
+			KeepPaths: true,
 		},
 		Lower: compiler.LowerOptions{
 			Registry:     o.Registry,

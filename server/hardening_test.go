@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -321,5 +322,78 @@ func BenchmarkCheckJSON(b *testing.B) {
 		if _, msg := checkJSON(body); msg != "" {
 			b.Fatal(msg)
 		}
+	}
+}
+
+// TestNoServerPaths: diagnostics through the API never show the server's
+// paths (issue 15.6: a bind mount of ~/.kube answered "bind mount of
+// /root/.kube"): paths stay as the request wrote them.
+func TestNoServerPaths(t *testing.T) {
+	t.Parallel()
+	home, _ := os.UserHomeDir()
+	wd, _ := os.Getwd()
+	tests := []struct {
+		name string
+		body string
+		want int
+		// msg must be in a diagnostic's message or notes
+		msg string
+	}{
+		{name: "short bind of ~", body: `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27", "volumes": ["~/.kube:/data"]}}}}`,
+			want: 200, msg: "bind mount of ~/.kube becomes the volume"},
+		{name: "bind of ~ alone", body: `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27", "volumes": ["~:/data"]}}}}`,
+			want: 200, msg: "bind mount of ~ becomes the volume"},
+		{name: "long bind of ~", body: `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27", "volumes": [{"type": "bind", "source": "~/.ssh", "target": "/data"}]}}}}`,
+			want: 200, msg: "bind mount of ~/.ssh becomes the volume"},
+		{name: "~ from the request's env", body: `{"name": "x", "env": {"H": "~"}, "system": {"services": {"web": {"image": "nginx:1.27", "volumes": ["${H}/.kube:/data"]}}}}`,
+			want: 200, msg: "bind mount of ~/.kube becomes the volume"},
+		{name: "relative bind", body: `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27", "volumes": ["./html:/data"]}}}}`,
+			want: 200, msg: "bind mount of ./html becomes the volume"},
+		{name: "build context in ~", body: `{"name": "x", "system": {"services": {"web": {"build": {"context": "~/src"}}}}}`,
+			want: 200, msg: "docker build -t x-web ~/src"},
+		{name: "relative build context", body: `{"name": "x", "system": "services:\n  web:\n    build: ./src\n"}`,
+			want: 200, msg: "docker build -t x-web ./src"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+			ts := httptest.NewServer(validating(t, newTestServer(t, f, nil)))
+			defer ts.Close()
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/systems", strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want && !(tc.want == 200 && resp.StatusCode == 201) {
+				t.Fatalf("status %d, want %d\n%s", resp.StatusCode, tc.want, body)
+			}
+			var env api.Envelope
+			var res api.StartResult
+			if err := json.Unmarshal(body, &env); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(env.Result, &res); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, d := range res.Diagnostics {
+				if strings.Contains(d.Message+strings.Join(d.Notes, "\n"), tc.msg) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no diagnostic says %q: %s", tc.msg, body)
+			}
+			for _, p := range []string{home, wd} {
+				if len(p) > 1 && bytes.Contains(body, []byte(p)) {
+					t.Errorf("the answer shows the server's path %s: %s", p, body)
+				}
+			}
+		})
 	}
 }
