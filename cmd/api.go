@@ -40,6 +40,10 @@ type apiCmd struct {
 	volumeSize      string
 	registry        string
 	limits          server.Limits
+	maxCPU          string
+	maxMemory       string
+	maxVolumeSize   string
+	storageClasses  []string
 }
 
 // NewAPICommand builds `tycho api`, the HTTP API server.
@@ -94,6 +98,10 @@ SIGTERM shuts the server down gracefully.`,
 	fs.IntVar(&c.limits.PerClient, "max-client-requests", server.DefaultPerClient, "requests one client (bearer token and address) may have in flight; more are answered 429")
 	fs.IntVar(&c.limits.Compiles, "max-compiles", server.DefaultCompiles, "compiles running at once; a start waits for a slot")
 	fs.DurationVar(&c.limits.CompileTimeout, "compile-timeout", server.DefaultCompileTimeout, "the longest a start waits for a compile slot and its compile; then 503")
+	fs.StringVar(&c.maxCPU, "max-cpu", "4", "largest CPU limit or reservation of a container a request may ask for (none: no limit)")
+	fs.StringVar(&c.maxMemory, "max-memory", "8Gi", "largest memory limit or reservation (and tmpfs, shm_size) of a container a request may ask for (none: no limit)")
+	fs.StringVar(&c.maxVolumeSize, "max-volume-size", "10Gi", "largest volume (and scratch storage) a request may ask for (none: no limit)")
+	fs.StringSliceVar(&c.storageClasses, "storage-classes", nil, "storage classes a volume may ask for with x-tycho.storageClass, comma-separated (default: any)")
 	return cmd
 }
 
@@ -150,6 +158,16 @@ func (c *apiCmd) options(log *slog.Logger) (server.Options, error) {
 	if err != nil || body <= 0 {
 		return o, usageError("--max-body-size: want a size such as 1Mi, not %q", c.maxBody)
 	}
+	res := server.ResourceLimits{StorageClasses: c.storageClasses}
+	if res.MaxCPUMilli, err = server.ParseCPULimit(c.maxCPU); err != nil {
+		return o, usageError("--max-cpu: %v", err)
+	}
+	if res.MaxMemory, err = server.ParseSizeLimit(c.maxMemory); err != nil {
+		return o, usageError("--max-memory: %v", err)
+	}
+	if res.MaxVolumeSize, err = server.ParseSizeLimit(c.maxVolumeSize); err != nil {
+		return o, usageError("--max-volume-size: %v", err)
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return o, usageError("--tls-cert and --tls-key go together")
 	}
@@ -175,6 +193,7 @@ func (c *apiCmd) options(log *slog.Logger) (server.Options, error) {
 	o.DeleteTimeout = c.deleteTimeout
 	o.Compile = server.CompileOptions{Expose: expose, Security: c.security, NetworkPolicy: c.network,
 		VolumeSize: size, StorageClass: c.storageClass, Registry: c.registry}
+	o.Resources = res
 	o.Log = log
 	o.Debug = c.debug
 	o.Version = Version

@@ -85,6 +85,8 @@ type compiled struct {
 	security  string
 	objects   []kubernetes.Object
 	diags     diag.List
+	// system is what was compiled (nil when it did not load)
+	system *ast.System
 }
 
 // compileStart compiles the system of req with GUID guid. A request at
@@ -118,6 +120,13 @@ func (s *Server) compileStart(ctx context.Context, req *api.StartRequest, guid s
 	first, err := s.compile(ctx, req, guid, sources, "")
 	if err != nil || first.diags.HasErrors() {
 		return first, err
+	}
+	if over := s.opts.Resources.check(first.system); len(over) > 0 {
+		// the operator's limits, with the compiler's diagnostics
+		first.diags = append(first.diags, over...)
+		first.diags.Sort()
+		first.objects = nil
+		return first, nil
 	}
 	return s.compile(ctx, req, guid, sources, executor.NamespaceFor(first.name, guid))
 }
@@ -157,7 +166,7 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 	if err != nil {
 		return nil, fmt.Errorf("compiling: %w", err)
 	}
-	c := &compiled{namespace: ns, objects: res.Objects, diags: res.Diags}
+	c := &compiled{namespace: ns, objects: res.Objects, diags: res.Diags, system: res.System}
 	if res.System != nil {
 		c.name = res.System.Name
 		c.security = res.System.Policy.SecurityLevel

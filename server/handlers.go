@@ -294,6 +294,14 @@ func (s *Server) modify(c *call, guid string, p api.SystemPatch) {
 			c.fail(http.StatusBadRequest, q.field, fmt.Sprintf("%s: %q is not a positive quantity (e.g. 500m, 2, 512Mi)", q.field, q.value), nil)
 			return
 		}
+		over := s.opts.Resources.overMemory(v.Value())
+		if q.field == "cpu" {
+			over = s.opts.Resources.overCPU(v.MilliValue())
+		}
+		if over != "" {
+			c.fail(http.StatusUnprocessableEntity, q.field, fmt.Sprintf("%s: %s", q.field, over), nil)
+			return
+		}
 	}
 	patches, err := s.opts.Systems.Modify(c.ctx(), guid, Modification{Labels: p.Labels, CPU: p.CPU, Memory: p.Memory})
 	if err != nil {

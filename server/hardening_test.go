@@ -397,3 +397,124 @@ func TestNoServerPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestOperatorLimits: compute and storage beyond the operator's limits,
+// and image names that are not references, are refused (issue 15.5),
+// with the service or volume named and the diagnostic positioned.
+func TestOperatorLimits(t *testing.T) {
+	t.Parallel()
+	sys := func(svc string, rest ...string) string {
+		return `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27"` + svc + `}}` + strings.Join(rest, "") + `}}`
+	}
+	res := "/v1/systems/" + guidA
+	tests := []refusal{
+		{name: "cpu limit", path: "/v1/systems", body: sys(`, "deploy": {"resources": {"limits": {"cpus": "16"}}}`),
+			want: 422, field: "system", msgs: []string{"service web: a CPU limit of 16 CPUs is over this server's limit of 4"}, diag: "limit-cpu"},
+		{name: "service-level cpus", path: "/system/start", body: sys(`, "cpus": 4.5`),
+			want: 422, field: "system", msgs: []string{"4.5 CPUs is over this server's limit of 4"}, diag: "limit-cpu"},
+		{name: "cpu reservation", path: "/v1/systems", body: sys(`, "deploy": {"resources": {"reservations": {"cpus": "64"}}}`),
+			want: 422, field: "system", msgs: []string{"a CPU reservation of 64 CPUs"}, diag: "limit-cpu"},
+		{name: "memory limit", path: "/v1/systems", body: sys(`, "deploy": {"resources": {"limits": {"memory": "64g"}}}`),
+			want: 422, field: "system", msgs: []string{"service web: a memory limit of 64Gi is over this server's memory limit of 8Gi"}, diag: "limit-memory"},
+		{name: "mem_reservation", path: "/v1/systems", body: sys(`, "mem_reservation": "9g"`),
+			want: 422, field: "system", msgs: []string{"a memory reservation of 9Gi"}, diag: "limit-memory"},
+		{name: "tmpfs", path: "/v1/systems", body: sys(`, "volumes": [{"type": "tmpfs", "target": "/cache", "tmpfs": {"size": "20g"}}]`),
+			want: 422, field: "system", msgs: []string{"tmpfs at /cache: 20Gi is over"}, diag: "limit-memory"},
+		{name: "shm_size", path: "/v1/systems", body: sys(`, "shm_size": "16g"`),
+			want: 422, field: "system", msgs: []string{"shm_size 16Gi is over"}, diag: "limit-memory"},
+		{name: "volume size", path: "/v1/systems", body: sys(`, "volumes": ["data:/data"]`, `, "volumes": {"data": {"x-tycho": {"size": "1Ti"}}}`),
+			want: 422, field: "system", msgs: []string{"volume data: 1Ti is over this server's largest volume, 10Gi"}, diag: "limit-volume-size"},
+		{name: "storage class", path: "/v1/systems", body: sys(`, "volumes": ["data:/data"]`, `, "volumes": {"data": {"x-tycho": {"storageClass": "fast-ssd"}}}`),
+			want: 422, field: "system", msgs: []string{`volume data: storage class "fast-ssd" is not allowed`}, diag: "limit-storage-class"},
+		{name: "image in upper case", path: "/v1/systems", body: `{"name": "x", "system": {"services": {"web": {"image": "Nginx:1.27"}}}}`,
+			want: 422, field: "system", msgs: []string{`service web: image "Nginx:1.27" is not a valid image reference`}, diag: "image-name"},
+		{name: "image with a space", path: "/system/start", body: `{"name": "x", "system": "services:\n  db:\n    image: 'postgres 16'\n"}`,
+			want: 422, field: "system", msgs: []string{`service db: image "postgres 16"`}, diag: "image-name"},
+		{name: "image with a bad tag", path: "/system/start", body: `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27:x"}}}}`,
+			want: 422, field: "system", msgs: []string{"service web: image"}, diag: "image-name"},
+		{name: "modify cpu", method: "PATCH", path: res, body: `{"cpu": "64"}`,
+			want: 422, field: "cpu", msgs: []string{"cpu: 64 CPUs is over this server's limit of 4"}},
+		{name: "modify cpu, legacy", path: "/system/modify", body: `{"tycho-guid": "` + guidA + `", "cpu": "4001m"}`,
+			want: 422, field: "cpu", msgs: []string{"4.001 CPUs is over"}},
+		{name: "modify memory", method: "PATCH", path: res, body: `{"memory": "1Ti"}`,
+			want: 422, field: "memory", msgs: []string{"memory: 1Ti is over this server's memory limit of 8Gi"}},
+	}
+	checkRefusals(t, tests, func(o *Options) { o.Resources.StorageClasses = []string{"standard"} })
+}
+
+// TestOperatorLimitsAccept: values at the limits, and any value without
+// limits, are accepted.
+func TestOperatorLimitsAccept(t *testing.T) {
+	t.Parallel()
+	at := `{"name": "x", "system": {"services": {"web": {"image": "ghcr.io/org/app:v1@sha256:` + strings.Repeat("a", 64) + `", "volumes": ["data:/data"],
+	  "deploy": {"resources": {"limits": {"cpus": "4", "memory": "8g"}}}}}, "volumes": {"data": {"x-tycho": {"size": "10Gi", "storageClass": "standard"}}}}}`
+	big := `{"name": "x", "system": {"services": {"web": {"image": "nginx", "volumes": ["data:/data"],
+	  "deploy": {"resources": {"limits": {"cpus": "64", "memory": "1024g"}}}}}, "volumes": {"data": {"x-tycho": {"size": "100Ti", "storageClass": "any"}}}}}`
+	tests := []struct {
+		name   string
+		limits ResourceLimits
+		body   string
+	}{
+		{"at the default limits", ResourceLimits{StorageClasses: []string{"standard"}}, at},
+		{"no limits", ResourceLimits{MaxCPUMilli: -1, MaxMemory: -1, MaxVolumeSize: -1}, big},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+			s := newTestServer(t, f, func(o *Options) { o.Resources = tc.limits })
+			if w := do(t, s, request{method: "POST", path: "/system/start", body: tc.body}); w.Code != 200 {
+				t.Errorf("start: %d, want 200\n%s", w.Code, w.Body)
+			}
+			f.add(guidA)
+			if w := do(t, s, request{method: "PATCH", path: "/v1/systems/" + guidA, body: `{"cpu": "4", "memory": "8Gi"}`}); w.Code != 200 {
+				t.Errorf("modify: %d, want 200\n%s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// TestNewRefusesOptionsOverLimits: a default volume or storage class
+// beyond the limits would refuse every bind mount.
+func TestNewRefusesOptionsOverLimits(t *testing.T) {
+	t.Parallel()
+	for name, mod := range map[string]func(*Options){
+		"volume size":   func(o *Options) { o.Compile.VolumeSize = 20 << 30 },
+		"storage class": func(o *Options) { o.Compile.StorageClass = "fast"; o.Resources.StorageClasses = []string{"standard"} },
+	} {
+		opts := Options{Systems: newFake(), Tokens: []string{testToken}}
+		mod(&opts)
+		if _, err := New(opts); err == nil {
+			t.Errorf("%s: New accepted %+v", name, opts)
+		}
+	}
+}
+
+// TestParseLimits reads the flags' values.
+func TestParseLimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		cpu     int64
+		size    int64
+		cpuErr  bool
+		sizeErr bool
+	}{
+		{in: "4", cpu: 4000, size: 4},
+		{in: "500m", cpu: 500, size: 500 << 20}, // compose's units: m is MiB
+		{in: "8Gi", cpuErr: false, cpu: 8 << 30 * 1000, size: 8 << 30},
+		{in: "none", cpu: -1, size: -1},
+		{in: "", cpu: 0, size: 0},
+		{in: "-1", cpuErr: true, sizeErr: true},
+		{in: "lots", cpuErr: true, sizeErr: true},
+	} {
+		cpu, err := ParseCPULimit(tc.in)
+		if (err != nil) != tc.cpuErr || (err == nil && cpu != tc.cpu) {
+			t.Errorf("ParseCPULimit(%q) = %d, %v; want %d (error %v)", tc.in, cpu, err, tc.cpu, tc.cpuErr)
+		}
+		size, err := ParseSizeLimit(tc.in)
+		if (err != nil) != tc.sizeErr || (err == nil && size != tc.size) {
+			t.Errorf("ParseSizeLimit(%q) = %d, %v; want %d (error %v)", tc.in, size, err, tc.size, tc.sizeErr)
+		}
+	}
+}

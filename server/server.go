@@ -43,6 +43,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Compile are the compile settings of every start.
 	Compile CompileOptions
+	// Resources bound the compute and storage a request may ask for
+	// (zero fields: the defaults).
+	Resources ResourceLimits
 	// StartTimeout bounds the wait of a start, DeleteTimeout that of a
 	// delete (0: 5 minutes each).
 	StartTimeout  time.Duration
@@ -142,6 +145,10 @@ func New(opts Options) (*Server, error) {
 		c.VolumeSize = 1 << 30
 	}
 	opts.Limits.normalize()
+	opts.Resources = opts.Resources.withDefaults()
+	if err := opts.Resources.checkOptions(*c); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Version),
 		clients: clientLimiter{max: opts.Limits.PerClient}, compiles: newCompileSlots(opts.Limits)}
 	for _, t := range opts.Tokens {
