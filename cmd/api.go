@@ -48,6 +48,12 @@ type apiCmd struct {
 
 // NewAPICommand builds `tycho api`, the HTTP API server.
 func NewAPICommand(streams Streams, deps Deps) *cobra.Command {
+	cmd, _ := newAPICommand(streams, deps)
+	return cmd
+}
+
+// newAPICommand is NewAPICommand and the flags it binds.
+func newAPICommand(streams Streams, deps Deps) (*cobra.Command, *apiCmd) {
 	c := &apiCmd{}
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -102,7 +108,7 @@ SIGTERM shuts the server down gracefully.`,
 	fs.StringVar(&c.maxMemory, "max-memory", "8Gi", "largest memory limit or reservation (and tmpfs, shm_size) of a container a request may ask for (none: no limit)")
 	fs.StringVar(&c.maxVolumeSize, "max-volume-size", "10Gi", "largest volume (and scratch storage) a request may ask for (none: no limit)")
 	fs.StringSliceVar(&c.storageClasses, "storage-classes", nil, "storage classes a volume may ask for with x-tycho.storageClass, comma-separated (default: any)")
-	return cmd
+	return cmd, c
 }
 
 // fromEnv sets every flag not given on the command line from its TYCHO_
