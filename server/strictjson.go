@@ -67,8 +67,12 @@ func checkJSON(body []byte) (field, msg string) {
 		}
 		return "", fmt.Sprintf("the request body has data after its JSON document (at byte %d): send one JSON document", off)
 	}
-	sc := scanner{body: body, seed: maphash.MakeSeed(), frames: make([]frame, 0, 16), keys: make([]key, 0, 64)}
+	sc := newScanner(body)
 	return sc.scan()
+}
+
+func newScanner(body []byte) *scanner {
+	return &scanner{body: body, seed: maphash.MakeSeed(), frames: make([]frame, 0, 16), keys: make([]key, 0, 64)}
 }
 
 // invalidUTF8 is the offset of the first byte of b that is not UTF-8.
@@ -97,6 +101,8 @@ type scanner struct {
 	// frame's first
 	keys []key
 	seed maphash.Seed
+	// compares counts the key comparisons, for the test of linearity
+	compares int
 }
 
 // frame is an open object or array.
@@ -259,6 +265,7 @@ func (s *scanner) add(k key) bool {
 
 // has tells whether k is one of keys.
 func (s *scanner) has(keys []key, k key) bool {
+	s.compares += len(keys)
 	for _, o := range keys {
 		if s.equal(o, k) {
 			return true
