@@ -26,6 +26,7 @@ import (
 
 	"github.com/tychoctl/tycho/api"
 	"github.com/tychoctl/tycho/ast"
+	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/client"
 	"github.com/tychoctl/tycho/executor"
 	"github.com/tychoctl/tycho/server"
@@ -320,6 +321,17 @@ func TestE2EAPILifecycle(t *testing.T) {
 	if _, err := c.Modify(ctx, res.SID, api.SystemPatch{Labels: map[string]string{"app.kubernetes.io/name": "x"}}); !errors.As(err, &cerr) || cerr.StatusCode != 400 {
 		t.Errorf("modifying a selector label: %v, want 400", err)
 	}
+	// issue 15.4: a network label would join web to any network, and
+	// username would change who started the system
+	for _, k := range []string{kubernetes.NetworkLabel("back"), "username", "pod-template-hash"} {
+		if _, err := c.Modify(ctx, res.SID, api.SystemPatch{Labels: map[string]string{k: "true"}}); !errors.As(err, &cerr) || cerr.StatusCode != 400 {
+			t.Errorf("modifying the label %s: %v, want 400", k, err)
+		}
+	}
+	web, _ = kube.AppsV1().Deployments(res.Namespace).Get(ctx, "web", metav1.GetOptions{})
+	if l := web.Spec.Template.Labels; l[kubernetes.NetworkLabel("back")] != "" || l["username"] != "renci" || l["pod-template-hash"] != "" {
+		t.Errorf("a refused modify changed the pod labels: %v", l)
+	}
 
 	del, err := c.Delete(ctx, res.SID)
 	if err != nil {
@@ -351,6 +363,11 @@ func TestE2EAPIBadSystemCreatesNothing(t *testing.T) {
 	for _, sys := range []string{
 		"services:\n  web:\n    image: x\n    imagex: 1\n",
 		"services:\n  web:\n    image: x\n    env_file: /etc/passwd\n",
+		// issue 15: reserved labels, operator limits, image names
+		"x-tycho:\n  labels:\n    network.tycho.dev/back: 'true'\nservices:\n  web:\n    image: nginx\n",
+		"services:\n  web:\n    image: nginx\n    cpus: 64\n",
+		"services:\n  web:\n    image: nginx\n    volumes: [data:/data]\nvolumes:\n  data:\n    x-tycho: {size: 1Ti}\n",
+		"services:\n  web:\n    image: Nginx\n",
 	} {
 		_, err := c.Start(ctx, api.StartRequest{Name: "bad", System: api.YAMLSystem(sys)})
 		var e *client.Error
