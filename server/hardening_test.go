@@ -154,9 +154,6 @@ func TestModifyReservedLabels(t *testing.T) {
 		{name: "compose Kubernetes annotation", path: "/v1/systems",
 			body: `{"name": "x", "system": {"x-tycho": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}, "services": {"web": {"image": "nginx:1.27"}}}}`,
 			want: 422, field: "system", msgs: []string{"reserved for Kubernetes"}, diag: "reserved-annotation"},
-		{name: "compose service label of Kubernetes", path: "/v1/systems",
-			body: `{"name": "x", "system": {"services": {"web": {"image": "nginx:1.27", "labels": {"container.apparmor.security.beta.kubernetes.io/web": "unconfined"}}}}}`,
-			want: 422, field: "system", msgs: []string{"becomes an annotation that is reserved for Kubernetes"}, diag: "reserved-annotation"},
 	}
 	checkRefusals(t, tests, nil)
 }

@@ -255,16 +255,6 @@ func (g *gen) assignNames() {
 				Note("use a key of your own domain")
 		}
 	}
-	for _, s := range g.sys.Services {
-		for _, kv := range s.Annotations {
-			if owner := ReservedAnnotation(kv.Key); owner != "" {
-				// the service's labels become annotations of its pods,
-				// where Kubernetes reads its own (e.g. kubectl.kubernetes.io/)
-				g.diags.Errorf("reserved-annotation", kv.Pos, "services."+s.Name+".labels", "label %s becomes an annotation that is %s", kv.Key, ownedBy(owner)).
-					Note("use a key of your own domain")
-			}
-		}
-	}
 	for _, v := range g.sys.Volumes {
 		if v.External {
 			g.volName[v.Name] = g.externalName("volume", v.Name, v.ExternalName, v.Pos, "volumes."+v.Name)

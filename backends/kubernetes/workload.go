@@ -102,7 +102,9 @@ func (g *gen) podLabels(service string, sm *serviceMeta) map[string]string {
 }
 
 // annotations are the service's labels as annotations; a key Kubernetes
-// cannot have is dropped with a diagnostic.
+// cannot have, or one that Tycho or Kubernetes owns (where Kubernetes
+// reads its own, e.g. kubectl.kubernetes.io/), is dropped with a warning:
+// docker runs the file, so it must compile.
 func (g *gen) annotations(s *ast.Service) map[string]string {
 	if len(s.Annotations) == 0 {
 		return nil
@@ -111,6 +113,11 @@ func (g *gen) annotations(s *ast.Service) map[string]string {
 	for _, kv := range s.Annotations {
 		if why := g.annotationKeyError(kv.Key); why != "" {
 			g.diags.Warnf("annotation-key", kv.Pos, "services."+s.Name+".labels", "label %q is not a valid Kubernetes annotation key and is dropped: %s", kv.Key, why)
+			continue
+		}
+		if owner := ReservedAnnotation(kv.Key); owner != "" {
+			g.diags.Warnf("reserved-annotation", kv.Pos, "services."+s.Name+".labels", "label %s would become an annotation that is %s, and is dropped", kv.Key, ownedBy(owner)).
+				Note("use a key of your own domain")
 			continue
 		}
 		m[kv.Key] = kv.Value
