@@ -83,9 +83,19 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 	cfgs := make([]types.ConfigFile, len(files))
 	names := map[string]string{}
 	for i, f := range files {
-		m.Files = append(m.Files, srcmap.Parse(f.Display, f.Content))
+		idx := srcmap.Parse(f.Display, f.Content)
+		m.Files = append(m.Files, idx)
 		cfgs[i] = types.ConfigFile{Filename: f.Name, Content: f.Content}
 		names[f.Name] = f.Display
+		// compose-go would expand the aliases and merge keys of the
+		// file without bound: a file that crosses one is refused
+		// before compose-go reads it.
+		if l := idx.Limit(); l != nil {
+			diags.Errorf(l.Code, l.Pos, "", "%s", l.Msg)
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags, nil
 	}
 
 	env := map[string]string{}
