@@ -148,6 +148,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 			o.SkipResolveEnvironment = true
 			o.MaxNodeVisits = maxNodeVisits
 			narrowCasts(o, m)
+			limitPortRanges(o)
 		})
 	})
 	diags = append(diags, logDiagnostics(logs, m)...)
