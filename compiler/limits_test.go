@@ -86,6 +86,12 @@ func TestLoadLimits(t *testing.T) {
 			map[string]string{"RANGE": "1000-2000"}, want{"port-range", "services.web.ports", 4, 5},
 		},
 		{
+			// Tycho ignores jobs, compose-go expands their ranges
+			"range in a job",
+			"jobs:\n  j:\n    image: nginx\n    ports: [\"1-65535:1-65535\"]\nservices:\n  web:\n    image: nginx\n",
+			nil, want{"port-range", "jobs.j.ports.0", 4, 13},
+		},
+		{
 			"expose range of 101 ports",
 			"services:\n  web:\n    image: nginx\n    expose: [\"1000-1100\"]\n",
 			nil, want{"port-range", "services.web.expose.0", 4, 14},

@@ -56,12 +56,16 @@ type portRangeError struct {
 	n    uint64
 }
 
+// Error is the diagnostic's message.
 func (e *portRangeError) Error() string { return portRangeMsg("port", e.spec, e.n) }
 
-// portsPattern is where compose-go's interpolation passes every string of
-// a `ports` list, after substituting variables and before expanding
-// ranges.
-var portsPattern = tree.NewPath("services", tree.PathMatchAll, "ports", tree.PathMatchList)
+// portsPatterns are where compose-go's interpolation passes every string
+// of a `ports` list, after substituting variables and before expanding
+// ranges: services and jobs (which Tycho ignores, but compose-go expands).
+var portsPatterns = []tree.Path{
+	tree.NewPath("services", tree.PathMatchAll, "ports", tree.PathMatchList),
+	tree.NewPath("jobs", tree.PathMatchAll, "ports", tree.PathMatchList),
+}
 
 // limitPortRanges makes compose-go refuse a `ports` entry whose container
 // range is larger than maxPortRange before it expands it: compose-go
@@ -77,21 +81,27 @@ func limitPortRanges(o *loader.Options) {
 	}
 	limited := *o.Interpolate
 	// a copy: the mapping may be compose-go's own default one
-	casts := make(map[tree.Path]interp.Cast, len(limited.TypeCastMapping)+1)
+	casts := make(map[tree.Path]interp.Cast, len(limited.TypeCastMapping)+len(portsPatterns))
 	for p, c := range limited.TypeCastMapping {
 		casts[p] = c
 	}
-	casts[portsPattern] = func(value string) (any, error) {
-		if n, ok := containerRange(value); ok && n > maxPortRange {
-			return value, &portRangeError{spec: value, n: n}
-		}
-		return value, nil
+	for _, p := range portsPatterns {
+		casts[p] = limitPortRange
 	}
 	limited.TypeCastMapping = casts
 	o.Interpolate = &limited
 }
 
-var rePortsPath = regexp.MustCompile(`error while interpolating (services\.\S+\.ports)\.\[\]`)
+// limitPortRange is the cast of a ports string: the string unchanged, or
+// a portRangeError.
+func limitPortRange(value string) (any, error) {
+	if n, ok := containerRange(value); ok && n > maxPortRange {
+		return value, &portRangeError{spec: value, n: n}
+	}
+	return value, nil
+}
+
+var rePortsPath = regexp.MustCompile(`error while interpolating ((?:services|jobs)\.\S+\.ports)\.\[\]`)
 
 // portRangeDiagnostic turns a portRangeError out of compose-go into a
 // port-range error at the entry, if err holds one.

@@ -73,6 +73,7 @@ type LimitError struct {
 	Msg  string
 }
 
+// Error returns "file:line:col: message".
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s", e.Pos.File, e.Pos.Line, e.Pos.Col, e.Msg)
 }
