@@ -9,7 +9,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/compiler"
 	"github.com/tychoctl/tycho/diag"
 	"github.com/tychoctl/tycho/internal/srcmap"
@@ -120,6 +122,20 @@ func TestLoadLimits(t *testing.T) {
 				t.Errorf("errors (-want +got):\n%s\n%v", diff, res.Diags)
 			}
 		})
+	}
+}
+
+// TestCheckLimits: the check Load makes, for callers that decode a
+// document before compiling it, gives the same error without loading.
+func TestCheckLimits(t *testing.T) {
+	t.Parallel()
+	got := compiler.CheckLimits([]compiler.Source{
+		{Name: "ok.yaml", Content: []byte("services:\n  web:\n    image: nginx\n")},
+		{Name: "bomb.yaml", Content: []byte(mergeChain(24))},
+	})
+	want := diag.List{{Severity: diag.Error, Code: "yaml-expansion", Pos: ast.Pos{File: "bomb.yaml", Line: 7, Col: 31}}}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(diag.Diagnostic{}, "Msg")); diff != "" {
+		t.Errorf("CheckLimits (-want +got):\n%s", diff)
 	}
 }
 

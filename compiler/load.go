@@ -90,9 +90,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		// compose-go would expand the aliases and merge keys of the
 		// file without bound: a file that crosses one is refused
 		// before compose-go reads it.
-		if l := idx.Limit(); l != nil {
-			diags.Errorf(l.Code, l.Pos, "", "%s", l.Msg)
-		}
+		diags = append(diags, limitDiagnostics(idx)...)
 	}
 	if diags.HasErrors() {
 		return nil, diags, nil
@@ -160,6 +158,27 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		return nil, diags, nil
 	}
 	return &Loaded{Project: project, Map: m, Env: env, WorkDir: workDir}, diags, nil
+}
+
+// CheckLimits reports the bounds on expansion, nesting and key paths that
+// the sources cross, as Load does before compose-go reads them (see
+// internal/srcmap/bound.go), without loading them. It is for callers that
+// decode a document themselves before compiling it: such a decode expands
+// aliases and merge keys too.
+func CheckLimits(sources []Source) diag.List {
+	var diags diag.List
+	for _, s := range sources {
+		diags = append(diags, limitDiagnostics(srcmap.Parse(s.Name, s.Content))...)
+	}
+	return diags
+}
+
+func limitDiagnostics(idx *srcmap.Index) diag.List {
+	var diags diag.List
+	if l := idx.Limit(); l != nil {
+		diags.Errorf(l.Code, l.Pos, "", "%s", l.Msg)
+	}
+	return diags
 }
 
 func posOfFile(files []string) (p ast.Pos) {
