@@ -20,7 +20,7 @@ import (
 // Only patterns that match a path of the files can ever be chosen, so
 // handing compose-go just those gives the same project. Where Tycho cannot
 // see every path compose-go will interpolate (an include, an extends from
-// another file, a file yaml.v3 does not fully read) it keeps them all.
+// another file, a file the source map does not fully read) it keeps them all.
 func narrowCasts(o *loader.Options, m *srcmap.Map) {
 	if o.Interpolate == nil {
 		return

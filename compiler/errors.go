@@ -29,6 +29,9 @@ var (
 // loadError turns a compose-go error into a diagnostic; names maps the
 // file names compose-go knows to those shown to the user.
 func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnostic {
+	if d, ok := portRangeDiagnostic(err, m); ok {
+		return d
+	}
 	d := loadError1(err, m, names)
 	// one diagnostic, one line
 	d.Msg = strings.Join(strings.Fields(d.Msg), " ")

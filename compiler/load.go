@@ -88,9 +88,17 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 	cfgs := make([]types.ConfigFile, len(files))
 	names := map[string]string{}
 	for i, f := range files {
-		m.Files = append(m.Files, srcmap.Parse(f.Display, f.Content))
+		idx := srcmap.Parse(f.Display, f.Content)
+		m.Files = append(m.Files, idx)
 		cfgs[i] = types.ConfigFile{Filename: f.Name, Content: f.Content}
 		names[f.Name] = f.Display
+		// compose-go would expand the aliases and merge keys of the
+		// file without bound: a file that crosses one is refused
+		// before compose-go reads it.
+		diags = append(diags, limitDiagnostics(idx)...)
+	}
+	if diags.HasErrors() {
+		return nil, diags, nil
 	}
 
 	env := map[string]string{}
@@ -146,6 +154,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 				o.ResolvePaths = false
 			}
 			narrowCasts(o, m)
+			limitPortRanges(o)
 		})
 	})
 	diags = append(diags, logDiagnostics(logs, m)...)
@@ -157,6 +166,27 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		return nil, diags, nil
 	}
 	return &Loaded{Project: project, Map: m, Env: env, WorkDir: workDir}, diags, nil
+}
+
+// CheckLimits reports the bounds on expansion, nesting and key paths that
+// the sources cross, as Load does before compose-go reads them (see
+// internal/srcmap/bound.go), without loading them. It is for callers that
+// decode a document themselves before compiling it: such a decode expands
+// aliases and merge keys too.
+func CheckLimits(sources []Source) diag.List {
+	var diags diag.List
+	for _, s := range sources {
+		diags = append(diags, limitDiagnostics(srcmap.Parse(s.Name, s.Content))...)
+	}
+	return diags
+}
+
+func limitDiagnostics(idx *srcmap.Index) diag.List {
+	var diags diag.List
+	if l := idx.Limit(); l != nil {
+		diags.Errorf(l.Code, l.Pos, "", "%s", l.Msg)
+	}
+	return diags
 }
 
 func posOfFile(files []string) (p ast.Pos) {

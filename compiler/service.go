@@ -571,8 +571,8 @@ func (lw *lowerer) ports(svc *ast.Service, s *types.ServiceConfig, path string) 
 			lw.diags.Errorf("port-range", pos, pp, "invalid expose %q", e)
 			continue
 		}
-		if b-a > 100 {
-			lw.diags.Errorf("port-range", pos, pp, "expose range %q has %d ports: at most 100 are supported", e, b-a+1)
+		if b-a+1 > maxPortRange {
+			lw.diags.Errorf("port-range", pos, pp, "%s", portRangeMsg("expose", e, b-a+1))
 			continue
 		}
 		for n := a; n <= b; n++ {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/tychoctl/tycho/ast"
 )
@@ -22,26 +22,51 @@ type Index struct {
 	visits  int
 	budget  int
 	// partial is set when some keys are not indexed: the file is not YAML
-	// that yaml.v3 reads, or the depth or visit bound cut the walk.
+	// that the YAML reader reads, the file crosses a bound (Limit), or the
+	// depth or visit bound cut the walk.
 	partial bool
+	// limit is the bound the file crosses, if any (see bound.go).
+	limit *LimitError
+	// bounds is the work of measuring the expansion, for tests.
+	bounds bounder
 }
 
 // Parse indexes content, the bytes of file: every document of it, later
 // documents over earlier ones, as compose-go merges them. A file that is
 // not valid YAML yields an index that knows only what came before the
-// error (the loader reports it).
+// error (the loader reports it). A file whose expansion crosses a bound
+// (see Limit) is measured, not indexed.
 func Parse(file string, content []byte) *Index {
 	idx := &Index{File: file, content: content, pos: map[string]ast.Pos{}, budget: budget(content)}
+	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(content))
 	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); err != nil {
+		doc := &yaml.Node{}
+		if err := dec.Decode(doc); err != nil {
 			idx.partial = idx.partial || !errors.Is(err, io.EOF)
+			break
+		}
+		docs = append(docs, doc)
+	}
+	idx.bounds = bounder{file: file, budget: max(WorkFloor, WorkRatio*len(content))}
+	for _, doc := range docs {
+		if idx.bounds.check(doc); idx.bounds.err != nil {
+			idx.limit = idx.bounds.err
+			idx.partial = true
 			return idx
 		}
-		idx.walk(&doc, "", 0)
 	}
+	for _, doc := range docs {
+		idx.walk(doc, "", 0)
+	}
+	return idx
 }
+
+// Limit returns the bound on expansion or nesting that the file crosses,
+// at the alias, merge key or collection that crosses it; nil when the file
+// is within bounds. Such a file must not be given to compose-go, which
+// would expand it.
+func (x *Index) Limit() *LimitError { return x.limit }
 
 // Complete reports whether every key path of the file is indexed.
 func (x *Index) Complete() bool { return !x.partial }

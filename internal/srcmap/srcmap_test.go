@@ -62,9 +62,11 @@ func TestParseInvalidYAML(t *testing.T) {
 
 func TestAliasBomb(t *testing.T) {
 	t.Parallel()
-	src := "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	// one level less would be a document of almost only copies, which
+	// compose-go refuses (and Limit reports)
+	src := "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
 	idx := Parse("bomb.yaml", []byte(src))
-	if !idx.Has("d.8.8.8.8") {
+	if !idx.Has("c.8.8.8") {
 		t.Errorf("index misses a nested alias path")
 	}
 }
