@@ -199,6 +199,10 @@ func composeSource(raw json.RawMessage) (compiler.Source, map[string]any, error)
 			return compiler.Source{}, nil, fieldErrorf("system", "not a string: %v", err)
 		}
 		src := compiler.Source{Name: SourceYAML, Content: []byte(text)}
+		if compiler.CheckLimits([]compiler.Source{src}).HasErrors() {
+			// decoding would expand it: the compiler refuses it, positioned
+			return src, nil, nil
+		}
 		var doc any
 		if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 			return src, nil, nil
