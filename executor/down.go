@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,6 +82,9 @@ type DownResult struct {
 	Err error
 }
 
+// downConcurrency bounds the systems that Down deletes at a time.
+const downConcurrency = 8
+
 // ErrNotFound is (wrapped in) the error of a GUID that no object carries.
 var ErrNotFound = errors.New("system not found")
 
@@ -120,9 +124,10 @@ func (t target) id() string {
 //     namespace that stays. A system still there after Timeout stays
 //     marked: its DownResult is Pending, with an error that says so.
 //
-// A GUID without objects, or whose objects cannot be deleted, fails alone:
-// the others still go. The results are in the order of guids; the error
-// joins the failures.
+// Systems go concurrently (a few at a time). A GUID without objects, or
+// whose objects cannot be deleted, fails alone: the others still go. The
+// results are in the order of guids, each GUID once; the error joins the
+// failures. Started may be called concurrently.
 func Down(ctx context.Context, c *Client, guids []string, opts DownOptions) ([]DownResult, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
@@ -140,14 +145,25 @@ func Down(ctx context.Context, c *Client, guids []string, opts DownOptions) ([]D
 			continue
 		}
 		seen[g] = true
-		r := DownResult{GUID: g}
-		if err := ValidateGUID(g); err != nil {
-			r.Err = err
-		} else {
-			r = downOne(ctx, c, g, opts)
-		}
-		results = append(results, r)
+		results = append(results, DownResult{GUID: g, Err: ValidateGUID(g)})
 	}
+	// the systems go at the same time, so that the wait is one timeout
+	// whatever their number
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, downConcurrency)
+	for i := range results {
+		if results[i].Err != nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(r *DownResult) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			*r = downOne(ctx, c, r.GUID, opts)
+		}(&results[i])
+	}
+	wg.Wait()
 	return results, joinResults(results)
 }
 
