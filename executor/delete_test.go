@@ -262,7 +262,7 @@ func TestDownDeletesStragglers(t *testing.T) {
 	})
 	var c calls
 	c.watch(f)
-	results, err := executor.Down(context.Background(), f.Client, []string{guid1}, executor.DownOptions{Wait: true, PollInterval: time.Millisecond})
+	results, err := executor.Down(context.Background(), f.Client, []string{guid1}, executor.DownOptions{Wait: true, PollInterval: time.Millisecond, Timeout: 10 * time.Second})
 	if err != nil || results[0].Pending {
 		t.Fatalf("Down: %+v, %v", results, err)
 	}
