@@ -214,7 +214,7 @@ func TestE2EDeleteLarge(t *testing.T) {
 				}
 			} else {
 				start := time.Now()
-				code, _, stderr := runTycho(t, dir, "down", "-n", shared, "--timeout", deleteTimeout.String(), guid)
+				code, _, stderr := runTycho(t, dir, "down", "--volumes", "-n", shared, "--timeout", deleteTimeout.String(), guid)
 				answered = time.Since(start)
 				gone = answered
 				if code != 0 {
