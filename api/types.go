@@ -154,6 +154,9 @@ type SystemStatus struct {
 	CreationTime string `json:"creation_time"`
 	// Created is the same time in RFC 3339.
 	Created string `json:"created"`
+	// State is StateRunning, or StateDeleting while the system is being
+	// deleted.
+	State string `json:"state"`
 	// IsReady is true when every workload of the system is ready.
 	IsReady bool `json:"is_ready"`
 	// Ready counts the ready workloads, Total all of them.
@@ -185,13 +188,31 @@ type DeleteRequest struct {
 	Wait *bool `json:"wait,omitempty"`
 }
 
-// DeleteResult is the result of a delete.
+// States of a system, in SystemStatus and DeleteResult.
+const (
+	StateRunning  = "running"
+	StateDeleting = "deleting"
+	StateDeleted  = "deleted"
+)
+
+// DeleteResult is the result of a delete: with HTTP 200 the system is
+// gone (State is StateDeleted); with 202 Accepted its deletion goes on in
+// the server (State is StateDeleting) and StatusURL shows it deleting
+// until it answers 404.
 type DeleteResult struct {
 	// SID is the deleted system's GUID.
 	SID string `json:"sid"`
-	// Deleted counts the objects deleted.
+	// Deleted counts the objects deleted, or being deleted.
 	Deleted int `json:"deleted"`
+	// State is StateDeleted or StateDeleting.
+	State string `json:"state"`
+	// StatusURL is the path of the system's status, while deleting.
+	StatusURL string `json:"status_url,omitempty"`
 }
+
+// Pending tells a deletion that goes on (202 Accepted) from one that is
+// done.
+func (r DeleteResult) Pending() bool { return r.State == StateDeleting }
 
 // ModifyRequest is the body of POST /system/modify.
 type ModifyRequest struct {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/tychoctl/tycho/api"
 )
@@ -126,7 +127,10 @@ func KeepVolumes() DeleteOption { return func(q url.Values) { q.Set("volumes", "
 func NoWait() DeleteOption { return func(q url.Values) { q.Set("wait", "false") } }
 
 // Delete removes a system and, by default, its volumes, and waits until
-// everything is gone.
+// everything is gone, at most the server's delete timeout. The server
+// answers 202 Accepted when the deletion goes on after it answered
+// (NoWait, or a slow cluster): that is a success whose result is
+// Pending; WaitGone waits for the end.
 func (c *Client) Delete(ctx context.Context, guid string, opts ...DeleteOption) (*api.DeleteResult, error) {
 	q := url.Values{}
 	for _, o := range opts {
@@ -141,6 +145,31 @@ func (c *Client) Delete(ctx context.Context, guid string, opts ...DeleteOption) 
 		return nil, err
 	}
 	return &res, nil
+}
+
+// WaitGone polls the status of the system guid every interval (0: 1s)
+// until the server no longer knows it, as after a Delete that is Pending;
+// it returns ctx's error when ctx ends first.
+func (c *Client) WaitGone(ctx context.Context, guid string, interval time.Duration) error {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		_, err := c.Status(ctx, guid)
+		switch {
+		case IsNotFound(err):
+			return nil
+		case err != nil && ctx.Err() == nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("tycho client: system %s still deleting: %w", guid, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Modify changes the pod labels, CPU or memory of a running system.

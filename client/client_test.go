@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,11 +53,12 @@ func TestCalls(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
-		name string
-		env  string
-		call func(c *Client) (any, error)
-		want seen
-		res  any
+		name   string
+		status int // 0: 200
+		env    string
+		call   func(c *Client) (any, error)
+		want   seen
+		res    any
 	}{
 		{
 			name: "start",
@@ -89,6 +91,14 @@ func TestCalls(t *testing.T) {
 			res:  &api.DeleteResult{SID: guid, Deleted: 4},
 		},
 		{
+			name:   "delete accepted",
+			status: 202,
+			env:    `{"status":"success","result":{"sid":"` + guid + `","deleted":4,"state":"deleting","status_url":"/v1/systems/` + guid + `"},"message":"m"}`,
+			call:   func(c *Client) (any, error) { return c.Delete(ctx, guid) },
+			want:   seen{Method: "DELETE", Path: "/v1/systems/" + guid, Auth: "Bearer tok"},
+			res:    &api.DeleteResult{SID: guid, Deleted: 4, State: api.StateDeleting, StatusURL: "/v1/systems/" + guid},
+		},
+		{
 			name: "modify",
 			env:  `{"status":"success","result":{"patches":[]},"message":"m"}`,
 			call: func(c *Client) (any, error) { return c.Modify(ctx, guid, api.SystemPatch{CPU: "1"}) },
@@ -99,7 +109,11 @@ func TestCalls(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, got := serve(t, 200, tc.env)
+			status := tc.status
+			if status == 0 {
+				status = 200
+			}
+			c, got := serve(t, status, tc.env)
 			res, err := tc.call(c)
 			if err != nil {
 				t.Fatal(err)
@@ -242,5 +256,34 @@ func TestStartRequestJSON(t *testing.T) {
 	b, _ := json.Marshal(req)
 	if !strings.Contains(string(b), `"port":8888`) {
 		t.Errorf("port not written as a number: %s", b)
+	}
+}
+
+// WaitGone polls until the server answers 404.
+func TestWaitGone(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if calls.Add(1) < 3 {
+			_, _ = io.WriteString(w, `{"status":"success","result":{"sid":"`+guid+`","state":"deleting"},"message":"m"}`)
+			return
+		}
+		w.WriteHeader(404)
+		_, _ = io.WriteString(w, `{"status":"error","result":{"error":"not found"},"message":"not found"}`)
+	}))
+	t.Cleanup(ts.Close)
+	c, err := New(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitGone(context.Background(), guid, time.Millisecond); err != nil || calls.Load() != 3 {
+		t.Errorf("WaitGone: %v after %d calls, want nil after 3", err, calls.Load())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	calls.Store(-1 << 20) // deleting for ever
+	if err := c.WaitGone(ctx, guid, time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitGone of a system that stays: %v, want the deadline", err)
 	}
 }

@@ -230,13 +230,21 @@ func (c *apiCmd) run(ctx context.Context, streams Streams, deps Deps) error {
 	if err != nil {
 		return clusterError(err)
 	}
-	opts.Systems = server.NewCluster(client)
+	cluster := server.NewCluster(client)
+	cluster.Log = log
+	opts.Systems = cluster
 	s, err := server.New(opts)
 	if err != nil {
 		return clusterError(err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// deletions that a server before this one did not finish
+	if guids, err := cluster.Resume(ctx); err != nil {
+		log.Warn("resuming deletions", "err", err)
+	} else if len(guids) > 0 {
+		log.Info("resuming deletions", "systems", guids)
+	}
 	if err := server.Run(ctx, s, server.RunOptions{Addr: c.addr, TLSCert: c.tlsCert, TLSKey: c.tlsKey,
 		ShutdownTimeout: c.shutdownTimeout}); err != nil {
 		return clusterError(fmt.Errorf("api: %w", err))

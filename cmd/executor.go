@@ -387,7 +387,8 @@ func newStatusCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 		Short: "Show the running systems",
 		Long: `Show the systems started by Tycho on the cluster (all, or the one of
 GUID): one row per system with its namespace, its ready services, the
-addresses of its published ports and its age. "None running" when there
+addresses of its published ports and its age; READY says "deleting"
+while a down or API delete of the system goes on. "None running" when there
 is none. --terse prints only the GUIDs, one per line, for
 tycho down $(tycho status --terse).
 
@@ -516,7 +517,11 @@ func writeStatusTable(w io.Writer, systems []executor.System, now time.Time) err
 		if !s.Created.IsZero() {
 			age = duration.HumanDuration(now.Sub(s.Created))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Name, s.GUID, s.Namespace, s.Ready, s.Total, endpoints, age)
+		ready := fmt.Sprintf("%d/%d", s.Ready, s.Total)
+		if s.State == executor.StateDeleting {
+			ready = executor.StateDeleting
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.GUID, s.Namespace, ready, endpoints, age)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -550,6 +555,13 @@ for it; volumes (PersistentVolumeClaims), and so the namespace that holds
 them, only with --volumes. down waits until all of it is gone, pods
 included (--wait=false does not). It prints each GUID it removed; an
 unknown GUID is an error, and the others are still removed.
+
+down first marks each system as being deleted (an up of it that runs
+stops and rolls back), then deletes in bulk: the namespace made for the
+system in one call, or, in a shared namespace or one that keeps volumes,
+each kind of object with one call by the system's labels. A down that is
+cut short or runs out of --timeout leaves the system marked (status shows
+it deleting); running down again finishes it.
 
 With --server URL, down asks Tycho's HTTP API (tycho api) instead of the
 cluster, with the bearer token of --token-file, else TYCHO_TOKEN; the

@@ -319,6 +319,29 @@ func TestStatusCommand(t *testing.T) {
 	}
 }
 
+// A system being deleted shows "deleting" in the READY column and in
+// the state of -o json.
+func TestStatusCommandDeleting(t *testing.T) {
+	t.Parallel()
+	objs := statusCluster()
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok && cm.Namespace == "team" {
+			cm.Labels[executor.LabelDeleting] = "1700000000"
+		}
+	}
+	code, out, errOut := runExec(t, executortest.New(objs), "", "status", testGUID2)
+	want := "" +
+		"SYSTEM    GUID                               NAMESPACE   READY      ENDPOINTS   AGE\n" +
+		"billing   fedcba9876543210fedcba9876543210   team        deleting   -           3d\n"
+	if diff := cmp.Diff(want, out); code != 0 || diff != "" {
+		t.Errorf("status: exit %d, %s; stdout (-want +got):\n%s", code, errOut, diff)
+	}
+	_, out, _ = runExec(t, executortest.New(objs), "", "status", "-o", "json", testGUID2)
+	if !strings.Contains(out, `"state": "deleting"`) {
+		t.Errorf("status -o json:\n%s\nwant state deleting", out)
+	}
+}
+
 func TestStatusCommandJSON(t *testing.T) {
 	t.Parallel()
 	for _, format := range []string{"json", "yaml"} {

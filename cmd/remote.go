@@ -167,10 +167,14 @@ func systemOf(s api.SystemStatus) executor.System {
 		GUID:         s.SID,
 		Namespace:    s.Namespace,
 		OwnNamespace: s.Namespace != "" && s.Namespace == executor.NamespaceFor(s.System, s.SID),
+		State:        executor.StateRunning,
 		Ready:        s.Ready,
 		Total:        s.Total,
 		Services:     make([]executor.Service, len(s.Services)),
 		Endpoints:    endpointsOf(s.Endpoints),
+	}
+	if s.State == api.StateDeleting {
+		sys.State = executor.StateDeleting
 	}
 	if t, err := time.Parse(time.RFC3339, s.Created); err == nil {
 		sys.Created = t
@@ -191,6 +195,7 @@ func systemOfStart(r *api.StartResult) executor.System {
 		GUID:         r.SID,
 		Namespace:    r.Namespace,
 		OwnNamespace: true, // the server makes every system a namespace
+		State:        executor.StateRunning,
 		Services:     []executor.Service{},
 		Endpoints:    endpointsOf(r.Endpoints),
 	}
@@ -511,6 +516,12 @@ func (c *downCmd) runRemote(ctx context.Context, streams Streams, deps Deps, env
 				return
 			}
 			r.Deleted = res.Deleted
+			if res.Pending() && c.wait {
+				// the server answered before the end (202): wait for it
+				if err := cl.WaitGone(ctx, r.GUID, env.pollInterval); err != nil {
+					r.Err = fmt.Errorf("system %s: %s", r.GUID, describeRemote(cl, err))
+				}
+			}
 		}(&results[i])
 	}
 	wg.Wait()

@@ -122,12 +122,18 @@ type applyFailure struct {
 
 // applyGroups applies items in order, the objects of a run of one kind
 // concurrently (at most limit at a time). It stops after the first run with
-// a failure; done is called for every applied object.
-func (c *Client) applyGroups(ctx context.Context, items []item, limit int, done func(item)) []applyFailure {
+// a failure; done is called for every applied object. before, when not
+// nil, is called before each run: an error stops it there.
+func (c *Client) applyGroups(ctx context.Context, items []item, limit int, done func(item), before func() error) []applyFailure {
 	if limit < 1 {
 		limit = 1
 	}
 	for start := 0; start < len(items); {
+		if before != nil {
+			if err := before(); err != nil {
+				return []applyFailure{{object: items[start].id(), err: err}}
+			}
+		}
 		end := start + 1
 		for end < len(items) && items[end].obj.GroupVersionKind() == items[start].obj.GroupVersionKind() {
 			end++

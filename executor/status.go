@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tychoctl/tycho/backends/kubernetes"
@@ -36,10 +37,12 @@ func recordSelector(guid string) string {
 
 // Status finds the started systems (those with executor=tycho labels) and
 // reads their state, sorted by name and GUID. It makes a constant number
-// of list calls, whatever the number of systems: records, Deployments,
-// DaemonSets, Jobs, Services and, when a published port is a node port,
-// Nodes. Systems of the original Tycho, which have no record, are found by
-// their workloads.
+// of list calls, whatever the number of systems: records, namespaces
+// marked deleting, Deployments, DaemonSets, Jobs, Services and, when a
+// published port is a node port, Nodes. Systems of the original Tycho,
+// which have no record, are found by their workloads. A system is
+// StateDeleting while its record or namespace carries the mark of Down,
+// or all its workloads are being deleted.
 func Status(ctx context.Context, c *Client, opts StatusOptions) ([]System, error) {
 	if opts.GUID != "" {
 		if err := ValidateGUID(opts.GUID); err != nil {
@@ -67,7 +70,14 @@ func Status(ctx context.Context, c *Client, opts StatusOptions) ([]System, error
 		if s.Name == "" {
 			s.Name = cm.Labels[kubernetes.LabelPartOf]
 		}
+		s.State = StateRunning
+		if cm.Labels[LabelDeleting] != "" {
+			s.State = StateDeleting
+		}
 		systems[g] = s
+	}
+	if err := markedNamespaces(ctx, c, opts, systems); err != nil {
+		return nil, err
 	}
 	sel := systemSelector(opts.GUID)
 	ws, err := workloads(ctx, c, ns, sel)
@@ -80,15 +90,22 @@ func Status(ctx context.Context, c *Client, opts StatusOptions) ([]System, error
 		systems[g] = s
 	}
 	for g, s := range systems {
+		going := 0
 		for _, w := range ws[g] {
 			s.Services = append(s.Services, w.Service)
 			s.Total++
 			if w.Ready {
 				s.Ready++
 			}
+			if w.meta.DeletionTimestamp != nil {
+				going++
+			}
 		}
 		if s.Services == nil {
 			s.Services = []Service{}
+		}
+		if going > 0 && going == len(ws[g]) {
+			s.State = StateDeleting
 		}
 	}
 	if err := endpoints(ctx, c, ns, sel, systems); err != nil {
@@ -105,6 +122,49 @@ func Status(ctx context.Context, c *Client, opts StatusOptions) ([]System, error
 		return out[i].GUID < out[j].GUID
 	})
 	return out, nil
+}
+
+// markedNamespaces adds the systems whose own namespace is marked
+// deleting, and whose record may be gone already, as deleting. Without
+// the right to list namespaces it adds none.
+func markedNamespaces(ctx context.Context, c *Client, opts StatusOptions, systems map[string]*System) error {
+	lo := metav1.ListOptions{LabelSelector: systemSelector(opts.GUID) + "," + LabelDeleting}
+	var items []corev1.Namespace
+	if opts.Namespace == "" {
+		list, err := c.Kube.CoreV1().Namespaces().List(ctx, lo)
+		if apierrors.IsForbidden(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("listing the namespaces being deleted: %w", err)
+		}
+		items = list.Items
+	} else {
+		n, err := c.Kube.CoreV1().Namespaces().Get(ctx, opts.Namespace, metav1.GetOptions{})
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading namespace %s: %w", opts.Namespace, err)
+		}
+		if n.Labels[LabelDeleting] != "" && n.Labels[kubernetes.LabelExecutor] == "tycho" &&
+			(opts.GUID == "" || n.Labels[kubernetes.LabelGUID] == opts.GUID) {
+			items = append(items, *n)
+		}
+	}
+	for _, n := range items {
+		g := n.Labels[kubernetes.LabelGUID]
+		if g == "" {
+			continue
+		}
+		if s := systems[g]; s != nil {
+			s.State = StateDeleting
+			continue
+		}
+		systems[g] = &System{Name: n.Labels[kubernetes.LabelPartOf], GUID: g, Namespace: n.Name, OwnNamespace: true,
+			Created: n.CreationTimestamp.Time, State: StateDeleting}
+	}
+	return nil
 }
 
 // unrecorded makes the systems that have workloads but no record (those
@@ -127,7 +187,7 @@ func unrecorded(known map[string]*System, ws map[string][]workload) map[string]*
 				if name == "" {
 					name = m.Name
 				}
-				s = &System{Name: name, GUID: g, Namespace: m.Namespace, Created: m.CreationTimestamp.Time}
+				s = &System{Name: name, GUID: g, Namespace: m.Namespace, Created: m.CreationTimestamp.Time, State: StateRunning}
 				out[g] = s
 			}
 			if m.CreationTimestamp.Time.Before(s.Created) {

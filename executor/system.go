@@ -53,6 +53,9 @@ type System struct {
 	ModelHash string `json:"modelHash,omitempty"`
 	// Created is when the system was first started.
 	Created time.Time `json:"created"`
+	// State is StateRunning, or StateDeleting while a deletion marked it
+	// (see Down) or its workloads are all being deleted.
+	State string `json:"state"`
 	// Ready is the number of ready services, Total the number of services.
 	Ready int `json:"ready"`
 	Total int `json:"total"`

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -142,6 +143,9 @@ type up struct {
 
 	mu      sync.Mutex
 	created []item // in apply order
+	// recorded is set once the record is applied: from then on, a record
+	// that is gone means the system is being deleted
+	recorded atomic.Bool
 }
 
 // Up starts a system: it makes sure the namespace exists, records the
@@ -207,9 +211,16 @@ func Up(ctx context.Context, c *Client, opts UpOptions) (*System, error) {
 			u.created = append(u.created, it)
 		}
 	}
-	failures := c.applyGroups(ctx, head, 1, done)
+	failures := c.applyGroups(ctx, head, 1, done, nil)
 	if len(failures) == 0 {
-		failures = c.applyGroups(ctx, items, opts.Concurrency, done)
+		u.recorded.Store(true)
+		// a deletion of the system marks it: stop at the next kind
+		failures = c.applyGroups(ctx, items, opts.Concurrency, done, func() error { return u.deleting(ctx) })
+	}
+	if len(failures) == 0 {
+		if err := u.deleting(ctx); err != nil {
+			failures = []applyFailure{{object: rec.id(), err: err}}
+		}
 	}
 	if len(failures) > 0 {
 		sort.Slice(failures, func(i, j int) bool { return failures[i].object < failures[j].object })
@@ -292,6 +303,8 @@ func (u *up) namespace(ctx context.Context) (*item, bool, error) {
 			return nil, true, fmt.Errorf("namespace %s belongs to system %s", u.ns, owner)
 		case owner == "":
 			return nil, true, nil // not ours: leave it be
+		case ns.GetLabels()[LabelDeleting] != "" || ns.GetDeletionTimestamp() != nil:
+			return nil, true, fmt.Errorf("system %s: %w (namespace %s)", u.opts.GUID, ErrDeleting, u.ns)
 		}
 	} else if !u.opts.CreateNamespace {
 		return nil, false, nil
@@ -367,6 +380,9 @@ func (u *up) record(ctx context.Context) (time.Time, bool, error) {
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("reading the record of system %s: %w", u.opts.GUID, err)
 	}
+	if cm.GetLabels()[LabelDeleting] != "" {
+		return time.Time{}, false, fmt.Errorf("system %s: %w", u.opts.GUID, ErrDeleting)
+	}
 	created, _, _ := unstructured.NestedString(cm.Object, "data", keyCreated)
 	t, _ := time.Parse(time.RFC3339, created)
 	return t, true, nil
@@ -424,6 +440,18 @@ func (u *up) fail(ctx context.Context, object string, err error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	e := &UpError{GUID: u.opts.GUID, Object: object, Err: err}
+	if errors.Is(err, ErrDeleting) || u.deleting(ctx) != nil {
+		// the system is being deleted: whatever failed, stop, and delete
+		// what Up made in bulk, as the deletion does
+		if !errors.Is(err, ErrDeleting) {
+			e.Err = fmt.Errorf("%w, so Up stopped: %w", ErrDeleting, err)
+		}
+		u.mu.Lock()
+		e.RolledBack = len(u.created)
+		u.mu.Unlock()
+		e.RollbackErr = deleteKindsIn(ctx, u.c, u.opts.GUID, u.ns, nil, false, true)
+		return e
+	}
 	e.Events = diagnose(ctx, u.c, u.ns, u.opts.GUID)
 	if u.opts.KeepOnFailure {
 		e.Kept = true
@@ -431,6 +459,22 @@ func (u *up) fail(ctx context.Context, object string, err error) error {
 	}
 	e.RolledBack, e.RollbackErr = u.rollback(ctx)
 	return e
+}
+
+// deleting tells whether a deletion of the system started since Up
+// applied its record: the record is marked, or gone. A failure to read it
+// is no answer (nil): the applies that follow fail alike.
+func (u *up) deleting(ctx context.Context) error {
+	cm, err := u.c.Dynamic.Resource(gvrConfigMaps).Namespace(u.ns).Get(ctx, RecordName(u.opts.GUID), metav1.GetOptions{})
+	switch {
+	case isNotFound(err) && u.recorded.Load():
+		return fmt.Errorf("system %s: %w (its record is gone)", u.opts.GUID, ErrDeleting)
+	case err != nil:
+		return nil
+	case cm.GetLabels()[LabelDeleting] != "":
+		return fmt.Errorf("system %s: %w", u.opts.GUID, ErrDeleting)
+	}
+	return nil
 }
 
 // rollback deletes the created objects in reverse order and waits until

@@ -153,7 +153,7 @@ func TestUpCreates(t *testing.T) {
 	if got := get(t, f, gvrDeployments, ns, "web").GetNamespace(); got != ns {
 		t.Errorf("Deployment web in namespace %q, want %q", got, ns)
 	}
-	want := &executor.System{Name: "shop", GUID: guid1, Namespace: ns, OwnNamespace: true, ModelHash: hash, Created: t0, Total: 2,
+	want := &executor.System{Name: "shop", GUID: guid1, Namespace: ns, OwnNamespace: true, ModelHash: hash, Created: t0, State: executor.StateRunning, Total: 2,
 		Services: []executor.Service{
 			{Name: "db", Kind: "Deployment", State: "0/1 available"},
 			{Name: "web", Kind: "Deployment", State: "0/1 available"},

@@ -92,6 +92,9 @@ func (u *up) wait(ctx context.Context, items []item) (string, error) {
 	defer tick.Stop()
 	last := map[string]string{}
 	for {
+		if err := u.deleting(ctx); err != nil {
+			return "", err
+		}
 		all, err := workloads(ctx, u.c, u.ns, kubernetes.LabelGUID+"="+u.opts.GUID)
 		if err != nil {
 			return "", fmt.Errorf("waiting for system %s: %w", u.opts.GUID, err)

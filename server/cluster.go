@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +26,28 @@ type Cluster struct {
 	// PollInterval is the period of the executor's checks (0: its
 	// default).
 	PollInterval time.Duration
+	// FinishTimeout bounds a deletion, which goes on after its request
+	// was answered (0: 1 hour); one that is cut short stays marked, and
+	// the next Delete or Resume finishes it.
+	FinishTimeout time.Duration
+	// Log receives the outcome of the deletions that outlive their
+	// request (nil: discarded).
+	Log *slog.Logger
+
+	mu       sync.Mutex
+	deleting map[string]*deletion // by GUID, while executor.Down runs
+	wg       sync.WaitGroup
+}
+
+// deletion is one run of executor.Down for one GUID.
+type deletion struct {
+	// started is closed once the system is marked and its bulk deletes
+	// are sent; marked is then the count of objects being deleted.
+	started chan struct{}
+	marked  int
+	// done is closed when Down returns; result is then its outcome.
+	done   chan struct{}
+	result executor.DownResult
 }
 
 // NewCluster returns the Systems of the cluster that c reaches.
@@ -53,30 +77,113 @@ func (c *Cluster) Status(ctx context.Context, guid string) ([]executor.System, e
 }
 
 // Delete runs executor.Down for one GUID, if a system that Tycho started
-// (labelled executor=tycho) has it.
-func (c *Cluster) Delete(ctx context.Context, guid string, opts DeleteOptions) (int, error) {
-	systems, err := c.Status(ctx, guid)
-	if err != nil {
-		return 0, err
+// (labelled executor=tycho) has it, in the background: the deletion
+// goes on when the request is answered (or cancelled) first, within
+// FinishTimeout. A Delete of a GUID being deleted joins the running
+// deletion (whose volumes decision holds).
+func (c *Cluster) Delete(ctx context.Context, guid string, opts DeleteOptions) (Deletion, error) {
+	d := c.startDeletion(guid, opts.Volumes)
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
 	}
-	if len(systems) == 0 {
-		return 0, fmt.Errorf("system %s: %w", guid, ErrNotFound)
-	}
-	results, err := executor.Down(ctx, c.Client, []string{guid}, executor.DownOptions{
-		Volumes:      opts.Volumes,
-		Wait:         opts.Wait,
-		Timeout:      opts.Timeout,
-		PollInterval: c.PollInterval,
-	})
-	if len(results) == 1 {
-		r := results[0]
-		if errors.Is(r.Err, executor.ErrNotFound) {
-			return 0, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	started, expired := d.started, timer.C
+	for {
+		select {
+		case <-d.done:
+			r := d.result
+			switch {
+			case errors.Is(r.Err, executor.ErrNotFound):
+				return Deletion{}, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+			case r.Err != nil:
+				return Deletion{}, r.Err
+			}
+			return Deletion{Deleted: r.Deleted}, nil
+		case <-started:
+			if !opts.Wait || expired == nil {
+				return Deletion{Deleted: d.marked, Pending: true}, nil
+			}
+			started = nil // wait for done
+		case <-expired:
+			// the cluster is slow: answer once the system is marked (its
+			// status then says deleting), and let the deletion go on
+			if started == nil {
+				return Deletion{Deleted: d.marked, Pending: true}, nil
+			}
+			expired = nil
+		case <-ctx.Done():
+			return Deletion{}, ctx.Err()
 		}
-		return r.Deleted, r.Err
 	}
-	return 0, err
 }
+
+// startDeletion starts executor.Down for guid, unless it runs already.
+func (c *Cluster) startDeletion(guid string, volumes bool) *deletion {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.deleting[guid]; d != nil {
+		return d
+	}
+	if c.deleting == nil {
+		c.deleting = map[string]*deletion{}
+	}
+	d := &deletion{started: make(chan struct{}), done: make(chan struct{})}
+	c.deleting[guid] = d
+	finish := c.FinishTimeout
+	if finish <= 0 {
+		finish = time.Hour
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		// not the request's context: the deletion outlives the request
+		ctx, cancel := context.WithTimeout(context.Background(), finish+time.Minute)
+		defer cancel()
+		results, err := executor.Down(ctx, c.Client, []string{guid}, executor.DownOptions{
+			Volumes:      volumes,
+			Wait:         true,
+			Timeout:      finish,
+			PollInterval: c.PollInterval,
+			Started: func(r executor.DownResult) {
+				d.marked = r.Deleted
+				close(d.started)
+			},
+		})
+		if len(results) == 1 {
+			d.result = results[0]
+		} else {
+			d.result = executor.DownResult{GUID: guid, Err: err}
+		}
+		if d.result.Err != nil && !errors.Is(d.result.Err, executor.ErrNotFound) && c.Log != nil {
+			c.Log.Error("deleting a system", "guid", guid, "err", d.result.Err)
+		}
+		c.mu.Lock()
+		delete(c.deleting, guid)
+		c.mu.Unlock()
+		close(d.done)
+	}()
+	return d
+}
+
+// Resume finishes, in the background, the deletions that a server (this
+// one before a restart, or another) started and did not finish: the
+// systems marked deleting. It returns their GUIDs.
+func (c *Cluster) Resume(ctx context.Context) ([]string, error) {
+	guids, err := executor.Marked(ctx, c.Client, "")
+	if err != nil {
+		return nil, fmt.Errorf("resuming deletions: %w", err)
+	}
+	for _, g := range guids {
+		// the volumes decision is the mark's
+		c.startDeletion(g, false)
+	}
+	return guids, nil
+}
+
+// Wait waits until the deletions running in the background are done.
+func (c *Cluster) Wait() { c.wg.Wait() }
 
 // Ready asks the API server for its version.
 func (c *Cluster) Ready(ctx context.Context) error {

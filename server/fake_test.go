@@ -62,15 +62,23 @@ func (f *fakeSystems) Status(_ context.Context, guid string) ([]executor.System,
 	return out, nil
 }
 
-func (f *fakeSystems) Delete(_ context.Context, guid string, opts DeleteOptions) (int, error) {
+// Delete deletes at once with Wait; without, it leaves the system
+// deleting, as a cluster would for a while.
+func (f *fakeSystems) Delete(_ context.Context, guid string, opts DeleteOptions) (Deletion, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.systems[guid]; !ok {
-		return 0, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	s, ok := f.systems[guid]
+	if !ok {
+		return Deletion{}, fmt.Errorf("system %s: %w", guid, ErrNotFound)
 	}
 	f.deletes = append(f.deletes, opts)
+	if !opts.Wait {
+		s.State = executor.StateDeleting
+		f.systems[guid] = s
+		return Deletion{Deleted: 7, Pending: true}, nil
+	}
 	delete(f.systems, guid)
-	return 7, nil
+	return Deletion{Deleted: 7}, nil
 }
 
 func (f *fakeSystems) Modify(_ context.Context, guid string, m Modification) ([]Patch, error) {

@@ -187,6 +187,7 @@ func statusRow(sys executor.System) api.SystemStatus {
 		SID:       sys.GUID,
 		System:    sys.Name,
 		Namespace: sys.Namespace,
+		State:     apiState(sys.State),
 		IsReady:   sys.Ready == sys.Total,
 		Ready:     sys.Ready,
 		Total:     sys.Total,
@@ -208,6 +209,15 @@ func statusRow(sys executor.System) api.SystemStatus {
 	return row
 }
 
+// apiState is the API's state of a system: running unless Status says
+// it is being deleted.
+func apiState(state string) string {
+	if state == executor.StateDeleting {
+		return api.StateDeleting
+	}
+	return api.StateRunning
+}
+
 // deleteLegacy is POST /system/delete.
 func (s *Server) deleteLegacy(c *call) {
 	var req api.DeleteRequest
@@ -227,14 +237,24 @@ func (s *Server) deleteResource(c *call) {
 	s.delete(c, c.r.PathValue("guid"), flag("volumes"), flag("wait"))
 }
 
+// delete answers 200 once the system is gone, or 202 once its deletion
+// is under way (wait=false, or the cluster is slower than the delete
+// timeout), with the status resource to poll until it answers 404.
 func (s *Server) delete(c *call, guid string, volumes, wait bool) {
-	n, err := s.opts.Systems.Delete(c.ctx(), guid, DeleteOptions{Volumes: volumes, Wait: wait, Timeout: s.opts.DeleteTimeout})
+	d, err := s.opts.Systems.Delete(c.ctx(), guid, DeleteOptions{Volumes: volumes, Wait: wait, Timeout: s.opts.DeleteTimeout})
 	if err != nil {
 		c.systemsError(err)
 		return
 	}
 	s.metrics.deleted.Add(1)
-	c.ok(http.StatusOK, api.DeleteResult{SID: guid, Deleted: n}, "Deleted system "+guid)
+	if d.Pending {
+		status := "/v1/systems/" + guid
+		c.w.Header().Set("Location", status)
+		c.ok(http.StatusAccepted, api.DeleteResult{SID: guid, Deleted: d.Deleted, State: api.StateDeleting, StatusURL: status},
+			"Deleting system "+guid+": GET "+status+" shows it deleting until it answers 404")
+		return
+	}
+	c.ok(http.StatusOK, api.DeleteResult{SID: guid, Deleted: d.Deleted, State: api.StateDeleted}, "Deleted system "+guid)
 }
 
 // modifyLegacy is POST /system/modify.

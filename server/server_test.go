@@ -245,7 +245,7 @@ func TestLifecycle(t *testing.T) {
 
 	row := func(g string) api.SystemStatus {
 		return api.SystemStatus{Name: "demo-" + g, SID: g, System: "demo", Namespace: "demo-" + g[:8],
-			CreationTime: "01-02-2024 03:04:05", Created: "2024-01-02T03:04:05Z", IsReady: false, Ready: 0, Total: 1,
+			CreationTime: "01-02-2024 03:04:05", Created: "2024-01-02T03:04:05Z", State: api.StateRunning, IsReady: false, Ready: 0, Total: 1,
 			Services:  []api.ServiceState{{Name: "web", Kind: "Deployment", State: "0/1 available"}},
 			Endpoints: []api.Endpoint{}}
 	}
@@ -300,7 +300,7 @@ func TestLifecycle(t *testing.T) {
 	var del api.DeleteResult
 	w = do(t, s, request{method: "POST", path: "/system/delete", body: `{"name": "` + guidA + `"}`})
 	env = envelope(t, w, &del)
-	if w.Code != 200 || del != (api.DeleteResult{SID: guidA, Deleted: 7}) || env.Message != "Deleted system "+guidA {
+	if w.Code != 200 || del != (api.DeleteResult{SID: guidA, Deleted: 7, State: api.StateDeleted}) || env.Message != "Deleted system "+guidA {
 		t.Errorf("delete: %d %s", w.Code, w.Body)
 	}
 	w = do(t, s, request{method: "DELETE", path: "/v1/systems/" + guidB + "?volumes=false"})

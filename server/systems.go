@@ -19,9 +19,13 @@ type Systems interface {
 	// Status reports the system of guid, or all systems when guid is "".
 	// An unknown GUID is an empty list, not an error.
 	Status(ctx context.Context, guid string) ([]executor.System, error)
-	// Delete removes a system and returns the number of objects deleted;
-	// an unknown GUID is ErrNotFound.
-	Delete(ctx context.Context, guid string, opts DeleteOptions) (int, error)
+	// Delete removes a system; an unknown GUID is ErrNotFound. It returns
+	// once the system is gone or, when opts.Wait is false or opts.Timeout
+	// passed first, once its deletion is under way (Pending): the system
+	// is then marked deleting, Status shows it so, and the deletion goes
+	// on without the caller. A second Delete of the same GUID finishes
+	// (or joins) the first.
+	Delete(ctx context.Context, guid string, opts DeleteOptions) (Deletion, error)
 	// Modify patches the workloads of a running system; an unknown GUID
 	// is ErrNotFound.
 	Modify(ctx context.Context, guid string, m Modification) ([]Patch, error)
@@ -50,9 +54,19 @@ type StartSpec struct {
 type DeleteOptions struct {
 	// Volumes deletes the system's PersistentVolumeClaims too.
 	Volumes bool
-	// Wait waits until everything is gone, at most Timeout.
+	// Wait waits until everything is gone, at most Timeout; without it,
+	// Delete returns once the system is marked and its bulk deletes sent.
 	Wait    bool
 	Timeout time.Duration
+}
+
+// Deletion is the outcome of Delete.
+type Deletion struct {
+	// Deleted counts the objects deleted, or being deleted when Pending.
+	Deleted int
+	// Pending is true when the system is not gone yet: its deletion goes
+	// on, and Status shows it deleting until it is gone.
+	Pending bool
 }
 
 // Modification is what Modify changes; empty fields change nothing.

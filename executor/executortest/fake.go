@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -96,6 +97,7 @@ func New(typed []runtime.Object, dyn ...runtime.Object) *Fake {
 	f := &Fake{Typed: fake.NewClientset(typed...), Dyn: d, Mapper: mapper}
 	d.PrependReactor("patch", "*", f.apply)
 	d.PrependReactor("delete", "*", f.delete)
+	d.PrependReactor("delete-collection", "*", f.deleteCollection)
 	f.Typed.PrependReactor("get", "pods", f.podLogs)
 	f.Client = &executor.Client{Kube: f.Typed, Dynamic: d, Mapper: mapper}
 	return f
@@ -105,8 +107,20 @@ func New(typed []runtime.Object, dyn ...runtime.Object) *Fake {
 // what the dynamic fake's tracker does not do.
 func (f *Fake) apply(action clienttesting.Action) (bool, runtime.Object, error) {
 	pa, ok := action.(clienttesting.PatchAction)
-	if !ok || pa.GetPatchType() != types.ApplyPatchType {
+	if !ok {
 		return false, nil, nil
+	}
+	if pa.GetPatchType() != types.ApplyPatchType {
+		// the tracker patches; the typed fake sees the result
+		handled, obj, err := clienttesting.ObjectReaction(f.Dyn.Tracker())(action)
+		if err != nil || obj == nil {
+			return handled, obj, err
+		}
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return handled, obj, nil
+		}
+		return handled, obj, f.mirror(pa.GetResource(), pa.GetNamespace(), u)
 	}
 	obj := &unstructured.Unstructured{}
 	if err := json.Unmarshal(pa.GetPatch(), &obj.Object); err != nil {
@@ -169,11 +183,57 @@ func (f *Fake) mirror(gvr schema.GroupVersionResource, ns string, obj *unstructu
 }
 
 // delete mirrors a delete into the typed fake and lets the dynamic fake
-// do the rest.
+// do the rest. A deleted namespace takes its objects along at once, as
+// the namespace controller does in time.
 func (f *Fake) delete(action clienttesting.Action) (bool, runtime.Object, error) {
 	da := action.(clienttesting.DeleteAction)
 	_ = f.Typed.Tracker().Delete(da.GetResource(), da.GetNamespace(), da.GetName())
+	if da.GetResource().Resource == "namespaces" {
+		for _, k := range Kinds {
+			if k.Namespaced {
+				gvr, _ := meta.UnsafeGuessKindToResource(k.GVK)
+				f.deleteMatching(gvr, da.GetName(), labels.Everything())
+			}
+		}
+	}
 	return false, nil, nil
+}
+
+// deleteCollection deletes the objects of a collection delete that match
+// its label selector, which the dynamic fake's tracker does not do.
+func (f *Fake) deleteCollection(action clienttesting.Action) (bool, runtime.Object, error) {
+	da, ok := action.(clienttesting.DeleteCollectionAction)
+	if !ok {
+		return false, nil, nil
+	}
+	sel := da.GetListRestrictions().Labels
+	if sel == nil {
+		sel = labels.Everything()
+	}
+	f.deleteMatching(da.GetResource(), da.GetNamespace(), sel)
+	return true, nil, nil
+}
+
+// deleteMatching deletes the objects of gvr in ns ("": all) whose labels
+// match sel, from both fakes.
+func (f *Fake) deleteMatching(gvr schema.GroupVersionResource, ns string, sel labels.Selector) {
+	kind := kindOf(gvr)
+	if kind == "" {
+		return
+	}
+	list, err := f.Dyn.Tracker().List(gvr, schema.GroupVersionKind{Group: gvr.Group, Version: gvr.Version, Kind: kind}, ns)
+	if err != nil {
+		return
+	}
+	_ = meta.EachListItem(list, func(o runtime.Object) error {
+		m, err := meta.Accessor(o)
+		if err != nil || !sel.Matches(labels.Set(m.GetLabels())) {
+			return nil
+		}
+		_ = f.Dyn.Tracker().Delete(gvr, m.GetNamespace(), m.GetName())
+		_ = f.Typed.Tracker().Delete(gvr, m.GetNamespace(), m.GetName())
+		return nil
+	})
 }
 
 // SetLogs makes the logs of every container named container read text.
