@@ -314,6 +314,7 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 		System:          res.System.Name,
 		SecurityLevel:   res.System.Policy.SecurityLevel,
 		Objects:         res.Objects,
+		References:      res.References,
 		GUID:            guid,
 		Namespace:       ns,
 		CreateNamespace: create,
