@@ -388,7 +388,13 @@ type Secret struct {
 	// External secrets exist already and are referred to by ExternalName.
 	External     bool
 	ExternalName string
-	Data         []byte
+	// Provided says why the system refers to the secret without holding
+	// its value ("" when it holds it in Data).
+	Provided Provided
+	// Source is where the value comes from, so that the user can be told
+	// how to provide it.
+	Source Source
+	Data   []byte
 }
 
 // Config is non-sensitive data mounted into containers as files.
@@ -397,7 +403,40 @@ type Config struct {
 	Pos          Pos
 	External     bool
 	ExternalName string
-	Data         []byte
+	// Provided and Source are as for a Secret; configs are only ever
+	// provided when their variable is unset.
+	Provided Provided
+	Source   Source
+	Data     []byte
+}
+
+// Provided says why a system refers to a secret or config that it does not
+// hold: the user creates it where the system runs, under the name and key
+// the system would have given it, before the system starts. Its workloads
+// are the same either way.
+type Provided string
+
+// Reasons to refer to a secret or config instead of holding it.
+const (
+	// ProvidedUnset: its environment variable was not set at compile time.
+	ProvidedUnset Provided = "unset"
+	// ProvidedOnRequest: the user asked that no secret value be written
+	// to the output.
+	ProvidedOnRequest Provided = "request"
+)
+
+// Source is where the content of a secret or config comes from, as the
+// compose file says: exactly one of File, Variable and Content is set.
+type Source struct {
+	// File is the path of file:, as the user would type it where Tycho
+	// ran (relative to the working directory when it lies below it).
+	File string
+	// Variable is the name of the environment variable of environment:.
+	Variable string
+	// Content is true for content: (the value is in the compose file).
+	Content bool
+	// Pos is that of the key (file, environment or content).
+	Pos Pos
 }
 
 // FileRef mounts a secret or config at a path.

@@ -37,6 +37,7 @@ type compileFlags struct {
 	disable      []string
 	waitImage    string
 	kubectlImage string
+	secrets      string
 }
 
 func (f *compileFlags) register(fs *pflag.FlagSet) {
@@ -58,6 +59,7 @@ func (f *compileFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.disable, "disable-weaver", nil, "switch a policy weaver off by name (network, security)")
 	fs.StringVar(&f.waitImage, "wait-image", kubernetes.DefaultWaitImage, "image of the init containers that wait for dependencies")
 	fs.StringVar(&f.kubectlImage, "kubectl-image", kubernetes.DefaultKubectlImage, "image of the init containers that wait for a one-shot dependency")
+	fs.StringVar(&f.secrets, "secrets", "inline", "secret values: inline (in Secrets of the system where known) or reference (never written: workloads refer to Secrets you create, each listed with its kubectl command)")
 }
 
 func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compiler.Options, error) {
@@ -89,6 +91,12 @@ func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compile
 	default:
 		return o, usageError("--diagnostics must be text or json, not %q", f.diagnostics)
 	}
+	secrets := compiler.SecretsMode(f.secrets)
+	switch secrets {
+	case compiler.SecretsInline, compiler.SecretsReference:
+	default:
+		return o, usageError("--secrets must be inline or reference, not %q", f.secrets)
+	}
 	size, err := compiler.ParseSize(f.volumeSize)
 	if err != nil {
 		return o, usageError("--volume-size: %v", err)
@@ -101,7 +109,7 @@ func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compile
 	}
 	o.Load = compiler.LoadOptions{Files: f.files, Stdin: streams.In, WorkDir: deps.WorkDir, Env: deps.Env,
 		EnvFiles: f.envFiles, ProjectName: f.projectName, Profiles: f.profiles}
-	o.Lower = compiler.LowerOptions{Registry: f.registry, Bind: bind, VolumeSize: size, StorageClass: f.storageClass, Expose: expose}
+	o.Lower = compiler.LowerOptions{Registry: f.registry, Bind: bind, VolumeSize: size, StorageClass: f.storageClass, Expose: expose, Secrets: secrets}
 	o.Policy.Network = f.network
 	o.Policy.Security = f.security
 	o.Policy.Disabled = f.disable

@@ -229,6 +229,12 @@ Jobs complete (--wait=false does not). When an object is rejected or the
 system is not ready within --timeout, up reports why and deletes what it
 created, unless --keep-on-failure.
 
+Before it applies anything, up checks that the namespace holds every
+Secret and ConfigMap the system refers to but does not hold (external ones,
+those whose variable is unset, every secret under --secrets reference); if
+one is missing it creates nothing and prints the kubectl commands that
+create them, to run before up --guid GUID again.
+
 It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.
 
 With --server URL, up goes through Tycho's HTTP API (tycho api) instead of
@@ -314,6 +320,7 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 		System:          res.System.Name,
 		SecurityLevel:   res.System.Policy.SecurityLevel,
 		Objects:         res.Objects,
+		References:      res.References,
 		GUID:            guid,
 		Namespace:       ns,
 		CreateNamespace: create,

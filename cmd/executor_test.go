@@ -584,3 +584,82 @@ services:
 		})
 	}
 }
+
+// TestUpMissingSecret: up with a Secret the system refers to but does not
+// hold (its variable unset, or --secrets reference) fails before creating
+// anything, printing the namespace and the commands; once they exist, up
+// --guid runs in that namespace.
+func TestUpMissingSecret(t *testing.T) {
+	t.Parallel()
+	const secretCompose = `name: shop
+services:
+  web:
+    image: nginx:1.27
+    secrets: [db_password]
+secrets:
+  db_password:
+    environment: DB_PASSWORD
+`
+	const ns = "shop-01234567"
+	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	userNS := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	userSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-password", Namespace: ns}, Data: map[string][]byte{"db_password": []byte("x")}}
+	tests := []struct {
+		name     string
+		args     []string
+		cluster  bool // the namespace and the Secret exist
+		wantCode int
+		wantErr  []string
+	}{
+		{name: "unset variable", args: []string{"up", "--wait=false"}, wantCode: 1, wantErr: []string{
+			"compose.yaml:8:5: warning: secrets.db_password.environment: environment variable DB_PASSWORD is not set",
+			"tycho: up: namespace " + ns + " does not hold 1 object(s) that the system refers to; nothing was created (the namespace does not exist yet):",
+			"  kubectl create namespace " + ns + "\n",
+			`  kubectl create secret generic db-password --from-literal=db_password="$DB_PASSWORD" -n ` + ns + "\n",
+			"then run up again with --guid " + testGUID,
+		}},
+		{name: "reference", args: []string{"up", "--wait=false", "--secrets", "reference"}, wantCode: 1, wantErr: []string{
+			`info: secrets.db_password: secret values are not written`,
+			`  kubectl create secret generic db-password --from-literal=db_password="$DB_PASSWORD" -n ` + ns + "\n",
+		}},
+		{name: "strict", args: []string{"up", "--wait=false", "--strict"}, wantCode: 1, wantErr: []string{
+			"error: secrets.db_password.environment: environment variable DB_PASSWORD is not set",
+		}},
+		{name: "created", args: []string{"up", "--wait=false", "--guid", testGUID}, cluster: true},
+		{name: "bad mode", args: []string{"up", "--secrets", "plain"}, wantCode: 2, wantErr: []string{`--secrets must be inline or reference, not "plain"`}},
+		{name: "server", args: []string{"up", "--server", "https://tycho.example.org", "--secrets", "reference"}, wantCode: 2, wantErr: []string{"--secrets"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := executortest.New(nil)
+			if tt.cluster {
+				f = executortest.New([]runtime.Object{userNS, userSecret}, userNS)
+			}
+			code, _, errOut := runExec(t, f, secretCompose, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr\n%s\ndoes not contain %q", errOut, w)
+				}
+			}
+			if tt.wantCode != 0 {
+				if len(f.Applied) != 0 || len(f.Names(nsGVR)) != 0 {
+					t.Errorf("applied %q, namespaces %q: want nothing created", f.Applied, f.Names(nsGVR))
+				}
+				return
+			}
+			got := f.Names(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"})
+			if diff := cmp.Diff([]string{ns + "/web"}, got); diff != "" {
+				t.Errorf("Deployments (-want +got):\n%s", diff)
+			}
+			for _, a := range f.Applied {
+				if strings.HasPrefix(a, "Secret ") || strings.HasPrefix(a, "Namespace ") {
+					t.Errorf("applied %s: the user's own", a)
+				}
+			}
+		})
+	}
+}

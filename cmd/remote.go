@@ -382,7 +382,7 @@ func (c *upCmd) runRemote(ctx context.Context, streams Streams, deps Deps, env e
 		{"the server rolls back a start that fails", []string{"keep-on-failure"}},
 		{"the server's cluster is used", []string{"kubeconfig", "context"}},
 		{"the server compiles with its own settings (see tycho api --help)", []string{"strict", "registry", "expose",
-			"bind", "volume-size", "storage-class", "network-policy", "security", "disable-weaver", "wait-image", "kubectl-image"}},
+			"bind", "volume-size", "storage-class", "network-policy", "security", "disable-weaver", "wait-image", "kubectl-image", "secrets"}},
 	} {
 		if err := refuse(c.set, r.why, r.flags...); err != nil {
 			return err

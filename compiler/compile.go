@@ -32,7 +32,11 @@ type Options struct {
 type Result struct {
 	System  *ast.System
 	Objects []kubernetes.Object
-	Diags   diag.List
+	// References are the objects that Objects refer to but do not hold
+	// (external secrets and configs, and those the user provides), which
+	// must exist before the system starts; nil when Diags has errors.
+	References []kubernetes.Reference
+	Diags      diag.List
 }
 
 // Compile runs the whole pipeline: load, lower, check, weave, generate.
@@ -47,7 +51,9 @@ func Compile(ctx context.Context, opts Options) (*Result, error) {
 	if loaded == nil {
 		return res.finish(opts.Strict), nil
 	}
-	sys, diags := Lower(loaded, opts.Lower)
+	lower := opts.Lower
+	lower.callerDir = opts.Load.WorkDir
+	sys, diags := Lower(loaded, lower)
 	res.Diags = append(res.Diags, diags...)
 	sys.GUID = opts.GUID
 	sys.User = opts.User
@@ -66,6 +72,7 @@ func Compile(ctx context.Context, opts Options) (*Result, error) {
 	objs, diags := kubernetes.Generate(sys, opts.Backend)
 	res.Diags = append(res.Diags, diags...)
 	res.Objects = objs
+	res.References = kubernetes.References(sys)
 	return res.finish(opts.Strict), nil
 }
 
@@ -75,7 +82,7 @@ func (r *Result) finish(strict bool) *Result {
 	}
 	r.Diags.Sort()
 	if r.Diags.HasErrors() {
-		r.Objects = nil
+		r.Objects, r.References = nil, nil
 	}
 	return r
 }

@@ -47,7 +47,36 @@ type LowerOptions struct {
 	StorageClass string
 	// Expose is the default way published ports are reached.
 	Expose ast.ExposeMode
+	// Secrets says whether secret values are written to the output
+	// ("" is SecretsInline).
+	Secrets SecretsMode
+	// RequireValues makes a secret or config whose environment variable
+	// is unset an error (undefined-variable) instead of an object the
+	// user provides: the API's users cannot create objects in the
+	// namespace the API makes.
+	RequireValues bool
+
+	// callerDir is where the user runs Tycho (LoadOptions.WorkDir), so
+	// that the commands Tycho suggests name files from there; "" is the
+	// project's directory.
+	callerDir string
 }
+
+// SecretsMode says whether the values of secrets are written to the
+// output.
+type SecretsMode string
+
+// Secrets modes.
+const (
+	// SecretsInline writes the value of each secret that Tycho has into a
+	// Secret of the system; one whose variable is unset is referred to
+	// (secret-reference warning).
+	SecretsInline SecretsMode = "inline"
+	// SecretsReference writes no secret value, whatever its source: the
+	// workloads refer to Secrets the user creates (secret-reference
+	// infos list them). Configs are not secrets and stay inline.
+	SecretsReference SecretsMode = "reference"
+)
 
 // maxCopyBytes bounds what a bind mount may hold to be copied into the
 // system: a ConfigMap holds at most 1 MiB.
@@ -338,37 +367,81 @@ func (lw *lowerer) volumeExt(vol *ast.Volume, exts types.Extensions, path string
 	vol.Populate = ext.Populate
 }
 
-func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data []byte, external bool, externalName string) {
+// fileData is what the top-level definition of a secret or config says
+// about its content.
+type fileData struct {
+	data         []byte
+	external     bool
+	externalName string
+	provided     ast.Provided
+	source       ast.Source
+}
+
+func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) fileData {
 	path := kind + "." + name
+	what := strings.TrimSuffix(kind, "s")
+	// under --secrets reference no secret value is read: the user
+	// provides every one
+	reference := kind == "secrets" && lw.opts.Secrets == SecretsReference
+	var fd fileData
 	switch {
 	case bool(o.External):
-		externalName = o.Name
-		if externalName == "" {
-			externalName = name
+		fd.externalName = o.Name
+		if fd.externalName == "" {
+			fd.externalName = name
 		}
-		lw.diags.Infof("external-"+strings.TrimSuffix(kind, "s"), lw.pos(path), path, "%s %q is external: it must exist in the namespace before the system starts, with its content under the key %q", strings.TrimSuffix(kind, "s"), externalName, name)
-		return nil, true, externalName
+		lw.diags.Infof("external-"+what, lw.pos(path), path, "%s %q is external: it must exist in the namespace before the system starts, with its content under the key %q", what, fd.externalName, name)
+		fd.external = true
+		return fd
 	case o.Environment != "":
-		v, ok := lw.l.Env[o.Environment]
-		if !ok {
-			lw.diags.Errorf("undefined-variable", lw.pos(path+".environment"), path+".environment", "environment variable %s is not set", o.Environment)
+		fd.source = ast.Source{Variable: o.Environment, Pos: lw.pos(path + ".environment")}
+		if reference {
+			fd.provided = ast.ProvidedOnRequest
+			return fd
 		}
-		return []byte(v), false, ""
+		v, ok := lw.l.Env[o.Environment]
+		switch {
+		case ok:
+			fd.data = []byte(v)
+		case lw.opts.RequireValues:
+			lw.diags.Errorf("undefined-variable", fd.source.Pos, path+".environment", "environment variable %s is not set", o.Environment).
+				Note("the %s's value must come with the system: set the variable", what)
+		default:
+			// the backend tells how to create it (secret-reference)
+			fd.provided = ast.ProvidedUnset
+		}
+		return fd
 	case o.Content != "":
-		return []byte(o.Content), false, ""
+		fd.source = ast.Source{Content: true, Pos: lw.pos(path + ".content")}
+		if reference {
+			fd.provided = ast.ProvidedOnRequest
+			return fd
+		}
+		fd.data = []byte(o.Content)
+		return fd
 	case o.File != "":
+		dir := lw.opts.callerDir
+		if dir == "" {
+			dir = lw.l.WorkDir
+		}
+		fd.source = ast.Source{File: displayPath(o.File, dir), Pos: lw.pos(path + ".file")}
+		if reference {
+			fd.provided = ast.ProvidedOnRequest
+			return fd
+		}
 		b, err := os.ReadFile(o.File)
 		if err != nil {
 			// Secrets are often kept out of the repository: expect the
 			// object to exist in the cluster instead.
-			externalName = name
-			lw.diags.Warnf("missing-file", lw.pos(path+".file"), path+".file", "cannot read %s (%v): the %s must exist in the namespace as %q before the system starts, with its content under the key %q", displayPath(o.File, lw.l.WorkDir), errorText(err), strings.TrimSuffix(kind, "s"), externalName, name)
-			return nil, true, externalName
+			fd.external, fd.externalName = true, name
+			lw.diags.Warnf("missing-file", fd.source.Pos, path+".file", "cannot read %s (%v): the %s must exist in the namespace as %q before the system starts, with its content under the key %q", displayPath(o.File, lw.l.WorkDir), errorText(err), what, fd.externalName, name)
+			return fd
 		}
-		return b, false, ""
+		fd.data = b
+		return fd
 	}
-	lw.diags.Errorf("empty-"+strings.TrimSuffix(kind, "s"), lw.pos(path), path, "%s %q has no file, content, environment or external", strings.TrimSuffix(kind, "s"), name)
-	return nil, false, ""
+	lw.diags.Errorf("empty-"+what, lw.pos(path), path, "%s %q has no file, content, environment or external", what, name)
+	return fd
 }
 
 // errorText is err without the path that the message around it names.
@@ -380,15 +453,17 @@ func errorText(err error) string {
 }
 
 func (lw *lowerer) secret(name string, o types.FileObjectConfig) *ast.Secret {
-	data, ext, extName := lw.fileObject("secrets", name, o)
-	lw.fileObjectKeys("secrets", name, o, ext)
-	return &ast.Secret{Name: name, Pos: lw.pos("secrets." + name), Data: data, External: ext, ExternalName: extName}
+	fd := lw.fileObject("secrets", name, o)
+	lw.fileObjectKeys("secrets", name, o, fd.external)
+	return &ast.Secret{Name: name, Pos: lw.pos("secrets." + name), Data: fd.data, External: fd.external, ExternalName: fd.externalName,
+		Provided: fd.provided, Source: fd.source}
 }
 
 func (lw *lowerer) config(name string, o types.FileObjectConfig) *ast.Config {
-	data, ext, extName := lw.fileObject("configs", name, o)
-	lw.fileObjectKeys("configs", name, o, ext)
-	return &ast.Config{Name: name, Pos: lw.pos("configs." + name), Data: data, External: ext, ExternalName: extName}
+	fd := lw.fileObject("configs", name, o)
+	lw.fileObjectKeys("configs", name, o, fd.external)
+	return &ast.Config{Name: name, Pos: lw.pos("configs." + name), Data: fd.data, External: fd.external, ExternalName: fd.externalName,
+		Provided: fd.provided, Source: fd.source}
 }
 
 // fileObjectKeys reports the keys of a top-level secret or config that

@@ -28,6 +28,10 @@ type UpOptions struct {
 	SecurityLevel string
 	// Objects are the compiled objects, in apply order, labelled with GUID.
 	Objects []kubernetes.Object
+	// References are the objects that Objects refer to but do not hold;
+	// each must exist in Namespace before anything is applied (see
+	// CheckReferences).
+	References []kubernetes.Reference
 	// GUID identifies the system (see NewGUID).
 	GUID string
 	// Namespace holds the system; "" means NamespaceFor(System, GUID),
@@ -165,6 +169,9 @@ func Up(ctx context.Context, c *Client, opts UpOptions) (*System, error) {
 			return nil, err
 		}
 		opts.ModelHash = h
+	}
+	if err := CheckReferences(ctx, c, opts); err != nil {
+		return nil, err
 	}
 	u := &up{c: c, opts: opts, ns: opts.Namespace}
 	items, err := u.items()

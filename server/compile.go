@@ -156,6 +156,9 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 			VolumeSize:   o.VolumeSize,
 			StorageClass: o.StorageClass,
 			Expose:       o.Expose,
+			// an API user cannot create Secrets in the namespace the
+			// server makes: a value the request lacks is an error
+			RequireValues: true,
 		},
 		Policy:    policy.Options{Network: o.NetworkPolicy, Security: o.Security, SecurityCeiling: true},
 		Backend:   kubernetes.Options{WaitImage: kubernetes.DefaultWaitImage, KubectlImage: kubernetes.DefaultKubectlImage},

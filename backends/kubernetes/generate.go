@@ -149,6 +149,7 @@ func Generate(sys *ast.System, opts Options) ([]Object, diag.List) {
 		}
 		g.add(ns)
 	}
+	g.referenceDiags()
 	for _, s := range sys.Secrets {
 		g.secret(s)
 	}
@@ -289,12 +290,20 @@ func (g *gen) assignNames() {
 // externalName is the name of an existing object; one that Kubernetes
 // cannot have is normalised, with a diagnostic.
 func (g *gen) externalName(what, name, ext string, pos ast.Pos, path string) string {
+	n := externalObjectName(ext)
+	if n != ext {
+		g.diags.Warnf("renamed", pos, path, "external %s %q is not a valid Kubernetes name: the object %q is expected", what, ext, n)
+	}
+	return n
+}
+
+// externalObjectName is the name of an existing object called ext, a
+// valid name as it is, else normalised.
+func externalObjectName(ext string) string {
 	if len(validation.IsDNS1123Subdomain(ext)) == 0 {
 		return ext
 	}
-	n := DNSLabel(ext, 63)
-	g.diags.Warnf("renamed", pos, path, "external %s %q is not a valid Kubernetes name: the object %q is expected", what, ext, n)
-	return n
+	return DNSLabel(ext, 63)
 }
 
 // labels are the labels of every object of the system; name, the object
@@ -338,8 +347,8 @@ func (g *gen) meta(name string, labels map[string]string) metav1.ObjectMeta {
 }
 
 func (g *gen) secret(s *ast.Secret) {
-	if s.External {
-		return
+	if s.External || s.Provided != "" {
+		return // the workloads refer to it (References)
 	}
 	n := g.secretName[s.Name]
 	g.add(&corev1.Secret{TypeMeta: tm("v1", "Secret"), ObjectMeta: g.meta(n, g.sysLabels), Type: corev1.SecretTypeOpaque,
@@ -347,8 +356,8 @@ func (g *gen) secret(s *ast.Secret) {
 }
 
 func (g *gen) config(c *ast.Config) {
-	if c.External {
-		return
+	if c.External || c.Provided != "" {
+		return // the workloads refer to it (References)
 	}
 	n := g.configName[c.Name]
 	g.add(configMap(g.meta(n, g.sysLabels), []ast.File{{Name: dataKey(c.Name), Data: c.Data}}))
