@@ -69,14 +69,20 @@ func (lw *lowerer) platform(pl *ast.Placement, platform, p string) {
 		lw.diags.Errorf("platform", pos, p, "platform %q is not os[/arch[/variant]]", platform)
 		return
 	}
-	lw.addConstraint(pl, ast.Constraint{Property: ast.NodeOS, Value: parts[0], Pos: pos}, p)
+	// an OS or architecture that no node reports (wasi/wasm runs on
+	// linux nodes, through a runtime of its own) selects nothing
+	if os := parts[0]; os == "linux" || os == "windows" {
+		lw.addConstraint(pl, ast.Constraint{Property: ast.NodeOS, Value: os, Pos: pos}, p)
+	} else {
+		lw.diags.Warnf("platform", pos, p, "OS %q is not one a node runs: nodes are not selected by it", os)
+	}
 	if len(parts) < 2 {
 		return
 	}
 	arch, ok := dockerArch[parts[1]]
 	if !ok {
-		lw.diags.Warnf("platform", pos, p, "architecture %q is unknown: nodes are selected by it as written", parts[1])
-		arch = parts[1]
+		lw.diags.Warnf("platform", pos, p, "architecture %q is not one a node runs: nodes are not selected by it", parts[1])
+		return
 	}
 	lw.addConstraint(pl, ast.Constraint{Property: ast.NodeArch, Value: arch, Pos: pos}, p)
 	if len(parts) == 3 && !(arch == "arm64" && parts[2] == "v8") {
@@ -96,13 +102,12 @@ func (lw *lowerer) constraint(c, cp string) (ast.Constraint, bool) {
 		key, con.Value = c[:i], c[i+2:]
 	} else if i := strings.Index(c, "!="); i >= 0 {
 		key, con.Value, con.Not = c[:i], c[i+2:], true
-	} else {
-		lw.diags.Errorf("placement", pos, cp, "constraint %q must be property==value or property!=value", c)
-		return con, false
 	}
 	key, con.Value = strings.TrimSpace(key), strings.TrimSpace(con.Value)
 	if key == "" || con.Value == "" {
-		lw.diags.Errorf("placement", pos, cp, "constraint %q must be property==value or property!=value", c)
+		// docker compose ignores placement, so the file runs there: a
+		// warning, not an error
+		lw.diags.Warnf("placement", pos, cp, "constraint %q is not property==value or property!=value: it is ignored", c)
 		return con, false
 	}
 	// swarm compares keys without regard to case, except label names
@@ -125,7 +130,7 @@ func (lw *lowerer) constraint(c, cp string) (ast.Constraint, bool) {
 	case lower == "node.role":
 		con.Property, con.Value = ast.NodeRole, strings.ToLower(con.Value)
 		if con.Value != "manager" && con.Value != "worker" {
-			lw.diags.Errorf("placement", pos, cp, "node.role must be manager or worker, not %q", con.Value)
+			lw.diags.Warnf("placement", pos, cp, "node.role is manager or worker, not %q: the constraint is ignored", con.Value)
 			return con, false
 		}
 		if (con.Value == "manager") != con.Not {

@@ -10,7 +10,9 @@ import (
 
 // update lowers deploy.update_config and deploy.rollback_config. The
 // update becomes a rolling update of the workload (docs/mapping.md,
-// "Updates"); what Kubernetes cannot do is reported at its key.
+// "Updates"); what Kubernetes cannot do is reported at its key. docker
+// compose itself ignores both keys, so a value swarm would refuse is a
+// warning, not an error: the file runs with docker compose.
 func (lw *lowerer) update(svc *ast.Service, d *types.DeployConfig, path string) {
 	up := path + ".deploy.update_config"
 	if u := d.UpdateConfig; u != nil {
@@ -39,7 +41,7 @@ func (lw *lowerer) updateStrategy(u *types.UpdateConfig, up string) *ast.UpdateS
 	case "start-first":
 		st.Order = ast.StartFirst
 	default:
-		lw.diags.Errorf("update-config", lw.pos(up+".order"), up+".order", "order must be stop-first or start-first, not %q", u.Order)
+		lw.diags.Warnf("update-config", lw.pos(up+".order"), up+".order", "order is stop-first or start-first, not %q: stop-first is used", u.Order)
 	}
 	for _, k := range []struct {
 		key string
@@ -47,7 +49,7 @@ func (lw *lowerer) updateStrategy(u *types.UpdateConfig, up string) *ast.UpdateS
 	}{{"delay", st.Delay}, {"monitor", st.Monitor}} {
 		switch {
 		case k.d < 0:
-			lw.diags.Errorf("update-config", lw.pos(up+"."+k.key), up+"."+k.key, "%s must not be negative", k.key)
+			lw.diags.Warnf("update-config", lw.pos(up+"."+k.key), up+"."+k.key, "a negative %s is read as 0", k.key)
 		case k.d%time.Second != 0:
 			lw.diags.Infof("update-config", lw.pos(up+"."+k.key), up+"."+k.key, "%s %s is rounded up to whole seconds (%ds)", k.key, k.d, int64((k.d+time.Second-1)/time.Second))
 		}
@@ -62,7 +64,7 @@ func (lw *lowerer) updateStrategy(u *types.UpdateConfig, up string) *ast.UpdateS
 		lw.diags.Warnf("update-failure-action", lw.pos(up+".failure_action"), up+".failure_action", "failure_action %s is not supported: Kubernetes stops a rollout at a replica that does not become ready, as pause does", u.FailureAction).
 			Note("roll back by hand with kubectl rollout undo")
 	default:
-		lw.diags.Errorf("update-config", lw.pos(up+".failure_action"), up+".failure_action", "failure_action must be pause, continue or rollback, not %q", u.FailureAction)
+		lw.diags.Warnf("update-config", lw.pos(up+".failure_action"), up+".failure_action", "failure_action is pause, continue or rollback, not %q: it is ignored", u.FailureAction)
 	}
 	if u.MaxFailureRatio != 0 {
 		lw.diags.Infof("update-failure-ratio", lw.pos(up+".max_failure_ratio"), up+".max_failure_ratio", "max_failure_ratio is not supported: a Kubernetes rollout stops at the first replica that does not become available")
