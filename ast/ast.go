@@ -157,6 +157,91 @@ type Service struct {
 	// ServiceAccount names the identity the service runs as; empty means
 	// none.
 	ServiceAccount string
+
+	// Update says how new replicas replace the running ones when the
+	// service changes; nil keeps the orchestrator's default.
+	Update *UpdateStrategy
+	// Placement restricts the nodes the replicas run on and spreads them.
+	Placement Placement
+}
+
+// UpdateOrder says whether an old replica stops before or after its
+// replacement starts.
+type UpdateOrder string
+
+// Update orders, as compose names them.
+const (
+	StopFirst  UpdateOrder = "stop-first"
+	StartFirst UpdateOrder = "start-first"
+)
+
+// UpdateStrategy is a rolling update: replicas are replaced in batches.
+type UpdateStrategy struct {
+	// Parallelism is how many replicas are replaced at a time; 0 replaces
+	// all of them at once.
+	Parallelism uint64
+	Order       UpdateOrder
+	// Delay is the wait after a batch is running before the next one is
+	// replaced.
+	Delay time.Duration
+	// Monitor is how long a new replica is watched for failure after it
+	// starts.
+	Monitor time.Duration
+	Pos     Pos
+}
+
+// Placement says which nodes may run a service's replicas and how the
+// replicas are spread over them.
+type Placement struct {
+	// Constraints every node must meet, in source order.
+	Constraints []Constraint
+	// Spread names node labels over whose values the replicas are spread
+	// evenly, as a preference, in source order.
+	Spread []Spread
+	// MaxPerNode bounds the replicas of the service on one node; 0 is no
+	// bound.
+	MaxPerNode    uint64
+	MaxPerNodePos Pos
+}
+
+// NodeProperty is what a placement constraint compares.
+type NodeProperty string
+
+// Node properties. OS and architecture values are those of the OCI image
+// platform (GOOS and GOARCH names: linux, amd64, arm64).
+const (
+	NodeLabel    NodeProperty = "label"
+	NodeHostname NodeProperty = "hostname"
+	NodeOS       NodeProperty = "os"
+	NodeArch     NodeProperty = "arch"
+	// NodeRole is "manager" for nodes that run the orchestrator's control
+	// plane, "worker" for the others.
+	NodeRole NodeProperty = "role"
+)
+
+// Constraint is a condition on a node: its property equals Value, or
+// differs from it when Not is set.
+type Constraint struct {
+	Property NodeProperty
+	// Label names the node label when Property is NodeLabel.
+	Label string
+	Not   bool
+	Value string
+	Pos   Pos
+}
+
+// Spread spreads replicas over the values of a node label.
+type Spread struct {
+	Label string
+	Pos   Pos
+}
+
+// Hook is a command run inside a running container at a point of its
+// life.
+type Hook struct {
+	// Exec is the argv to run (not through a shell unless it says so).
+	Exec []string
+	Pos  Pos
 }
 
 // ExposeMode says how published ports are reached from outside the
@@ -212,6 +297,10 @@ type Container struct {
 	// StopGracePeriod is how long the container gets to stop; nil keeps
 	// the default.
 	StopGracePeriod *time.Duration
+	// PostStart runs once the container has started; nil is none.
+	PostStart *Hook
+	// PreStop runs before the container is stopped; nil is none.
+	PreStop *Hook
 
 	Security Security
 }
@@ -242,6 +331,9 @@ type Security struct {
 	// Init runs a minimal init process as PID 1 (compose init: true).
 	Init    bool
 	InitPos Pos
+	// SupplementalGroups are extra group IDs of the container's processes.
+	SupplementalGroups []int64
+	GroupsPos          Pos
 
 	// Decided by the security weaver.
 	AllowPrivilegeEscalation *bool
@@ -486,7 +578,10 @@ type Resources struct {
 	MemoryLimit     int64 // bytes
 	MemoryRequest   int64 // bytes
 	Pids            int64
-	GPUs            int64
+	// DiskLimit bounds in bytes what the container writes to its own
+	// filesystem; 0 is none.
+	DiskLimit int64
+	GPUs      int64
 	// GPUVendor makes the GPUs: "nvidia" (also when empty) or "amd".
 	GPUVendor string
 	Pos       Pos

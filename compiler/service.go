@@ -28,7 +28,9 @@ var serviceKeys = setOf("name", "profiles", "deploy", "restart", "scale", "conta
 	"configs", "dns", "dns_opt", "dns_search", "environment", "env_file", "extra_hosts", "gpus",
 	"hostname", "image", "init", "labels", "annotations", "mem_limit", "mem_reservation", "cpus",
 	"pids_limit", "privileged", "pull_policy", "read_only", "secrets", "shm_size", "sysctls",
-	"tmpfs", "user", "volumes", "working_dir", "pid", "ipc", "stop_grace_period", "label_file")
+	"tmpfs", "user", "volumes", "working_dir", "pid", "ipc", "stop_grace_period", "label_file",
+	"platform", "post_start", "pre_stop", "group_add", "cpu_shares", "cpu_quota", "cpu_period", "cpu_count",
+	"cpu_percent", "stop_signal", "storage_opt")
 
 // networkKeys are the top-level network keys Tycho honours (name, driver
 // and external with diagnostics of their own).
@@ -43,10 +45,8 @@ var unsupportedHints = map[string]string{
 	"logging":       "the cluster's logging collects the container's stdout and stderr; configure log shipping there",
 	"ulimits":       "Kubernetes sets no per-container ulimits; the node's container runtime defaults apply",
 	"security_opt":  "use x-tycho or the pod security level (--security) instead",
-	"platform":      "the image's platform is chosen by the node; use a nodeSelector on kubernetes.io/arch if needed",
 	"runtime":       "use a RuntimeClass in the cluster",
 	"devices":       "host devices need a device plugin in Kubernetes",
-	"stop_signal":   "Kubernetes stops containers with SIGTERM; make the image handle it (STOPSIGNAL in the image is honoured by the runtime)",
 	"domainname":    "pods take their domain from the cluster DNS",
 	"cgroup_parent": "the kubelet manages cgroups",
 	"mac_address":   "pods get their addresses from the cluster network",
@@ -168,6 +168,11 @@ func (lw *lowerer) service(s *types.ServiceConfig) *ast.Service {
 	lw.ports(svc, s, path)
 	lw.networks(svc, s, path)
 	lw.mounts(svc, s, path)
+	lw.placement(svc, s, path)
+	if s.Deploy != nil {
+		lw.update(svc, s.Deploy, path)
+	}
+	lw.hooks(svc, s, path)
 	if len(s.Secrets) > 0 {
 		svc.Secrets = lw.fileRefs(secretsOf(s), path+".secrets", "/run/secrets/")
 	}
@@ -276,17 +281,6 @@ func (lw *lowerer) lifecycle(svc *ast.Service, s *types.ServiceConfig, path stri
 			svc.Replicas = &n
 		}
 		dp := path + ".deploy"
-		if len(s.Deploy.Placement.Constraints) > 0 || len(s.Deploy.Placement.Preferences) > 0 || s.Deploy.Placement.MaxReplicas > 0 {
-			lw.diags.Warnf("unsupported-key", lw.pos(dp+".placement"), dp+".placement", "placement is not supported and is ignored").Note("Swarm node labels do not exist in Kubernetes; the scheduler places pods")
-		}
-		for _, c := range []struct {
-			key string
-			set bool
-		}{{"update_config", s.Deploy.UpdateConfig != nil}, {"rollback_config", s.Deploy.RollbackConfig != nil}} {
-			if c.set {
-				lw.diags.Warnf("unsupported-key", lw.pos(dp+"."+c.key), dp+"."+c.key, "%s is ignored: Kubernetes rolls updates out itself", c.key)
-			}
-		}
 		if s.Deploy.EndpointMode != "" {
 			lw.diags.Infof("unsupported-key", lw.pos(dp+".endpoint_mode"), dp+".endpoint_mode", "endpoint_mode is ignored: the service's name resolves to its ready pods (a headless Service), as dnsrr does")
 		}
@@ -425,6 +419,8 @@ func (lw *lowerer) container(svc *ast.Service, s *types.ServiceConfig, path stri
 		sec.Init = true
 		sec.InitPos = lw.pos(path + ".init")
 	}
+	lw.groups(sec, s.GroupAdd, path+".group_add")
+	lw.stopSignal(s.StopSignal, path+".stop_signal")
 	switch s.Pid {
 	case "":
 	case "host":
@@ -441,6 +437,45 @@ func (lw *lowerer) container(svc *ast.Service, s *types.ServiceConfig, path stri
 	default:
 		lw.diags.Warnf("unsupported-key", lw.pos(path+".ipc"), path+".ipc", "ipc %q is not supported and is ignored", s.Ipc)
 	}
+}
+
+// groups lowers group_add: numeric groups are supplemental groups of the
+// pod; a group name would need the image's /etc/group, which Kubernetes
+// does not read.
+func (lw *lowerer) groups(sec *ast.Security, groups []string, p string) {
+	if len(groups) == 0 {
+		return
+	}
+	sec.GroupsPos = lw.pos(p)
+	for i, g := range groups {
+		gid, err := strconv.ParseInt(g, 10, 64)
+		if err != nil || gid < 0 {
+			gp := p + "." + strconv.Itoa(i)
+			lw.diags.Warnf("group-name", lw.pos(gp), gp, "group %q is a name: Kubernetes needs a numeric GID, so it is not added", g).
+				Note("write the numeric GID, e.g. group_add: [\"999\"]")
+			continue
+		}
+		if !slices.Contains(sec.SupplementalGroups, gid) {
+			sec.SupplementalGroups = append(sec.SupplementalGroups, gid)
+		}
+	}
+}
+
+// stopSignal reports a stop_signal other than SIGTERM: the container's
+// stop signal (lifecycle.stopSignal) is behind the alpha feature gate
+// ContainerStopSignals in Kubernetes 1.36, off by default, and an API
+// server without it drops the field silently (test/e2e proves it).
+func (lw *lowerer) stopSignal(sig, p string) {
+	if sig == "" {
+		return
+	}
+	switch strings.TrimPrefix(strings.ToUpper(sig), "SIG") {
+	case "TERM", "15":
+		return // what Kubernetes sends
+	}
+	lw.diags.Warnf("unsupported-key", lw.pos(p), p, "stop_signal %s is ignored: Kubernetes stops containers with SIGTERM", sig).
+		Note("set STOPSIGNAL in the image: the container runtime honours it").
+		Note("the container's stopSignal field needs the alpha feature gate ContainerStopSignals, off by default in Kubernetes 1.36")
 }
 
 // upperCaps writes capabilities as Kubernetes does: without the CAP_

@@ -322,6 +322,8 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 	if len(s.Gpus) > 0 {
 		lw.gpus(r, s.Gpus, p+".gpus")
 	}
+	lw.dockerCPU(r, s, p)
+	lw.storageOpt(r, s, p)
 	if r.Pids > 0 {
 		lw.diags.Infof("pids-limit", lw.pos(pidsKey), pidsKey, "a per-container pids limit is not supported by Kubernetes: the node's podPidsLimit applies")
 		r.Pids = 0
@@ -331,6 +333,107 @@ func (lw *lowerer) resources(svc *ast.Service, s *types.ServiceConfig, p string)
 	}
 	if r.MemoryRequest > 0 && r.MemoryLimit > 0 && r.MemoryRequest > r.MemoryLimit {
 		lw.diags.Errorf("resources", r.Pos, p+".deploy.resources", "memory reservation is more than the limit")
+	}
+}
+
+// cpuSource is a key that sets the CPU limit or request, in millicores.
+type cpuSource struct {
+	key   string
+	milli int64
+	// docker's CPU keys, checked against every other source
+	docker bool
+}
+
+// dockerCPU lowers docker's CPU keys: cpu_quota/cpu_period and cpu_count
+// are a limit, cpu_shares a request (the kubelet writes a request of m
+// millicores as m*1024/1000 CPU shares, so shares*1000/1024 gives the
+// shares back). A key that disagrees with another key for the same
+// setting is an error, as cpus against deploy.resources.limits.cpus.
+func (lw *lowerer) dockerCPU(r *ast.Resources, s *types.ServiceConfig, p string) {
+	var limits, requests []cpuSource
+	switch {
+	case s.CPUQuota > 0:
+		period := min(s.CPUPeriod, 1<<40)
+		if period <= 0 {
+			period = 100000 // docker's and the kubelet's CFS period, in µs
+		}
+		limits = append(limits, cpuSource{"cpu_quota", max((min(s.CPUQuota, 1<<40)*1000+period/2)/period, 1), true})
+		if period != 100000 {
+			lw.diags.Infof("cpu-period", lw.pos(p+".cpu_period"), p+".cpu_period", "the CPU period is the node's (100ms): the limit keeps cpu_quota/cpu_period = %dm", limits[0].milli)
+		}
+	case s.CPUPeriod > 0:
+		lw.diags.Infof("cpu-period", lw.pos(p+".cpu_period"), p+".cpu_period", "cpu_period without cpu_quota sets no limit and is ignored")
+	}
+	if s.CPUCount > 0 {
+		limits = append(limits, cpuSource{"cpu_count", min(s.CPUCount, 1<<40) * 1000, true})
+		lw.diags.Infof("cpu-count", lw.pos(p+".cpu_count"), p+".cpu_count", "cpu_count (which docker honours on Windows only) becomes a limit of %d CPUs of time, not of %d cores", s.CPUCount, s.CPUCount)
+	}
+	if s.CPUPercent > 0 {
+		lw.diags.Warnf("cpu-percent", lw.pos(p+".cpu_percent"), p+".cpu_percent", "cpu_percent is ignored: a share of the node's CPUs is not known before the pod is placed").
+			Note("give the number of CPUs with cpus")
+	}
+	if s.CPUShares > 0 {
+		requests = append(requests, cpuSource{"cpu_shares", max((min(s.CPUShares, 1<<40)*1000+1023)/1024, 1), true})
+	}
+	if len(limits)+len(requests) == 0 {
+		return
+	}
+	if !r.Pos.IsValid() {
+		first := requests
+		if len(limits) > 0 {
+			first = limits
+		}
+		r.Pos = lw.pos(p + "." + first[0].key)
+	}
+	if s.CPUS > 0 {
+		limits = append(limits, cpuSource{key: "cpus", milli: milli(s.CPUS)})
+	}
+	if s.Deploy != nil {
+		if l := s.Deploy.Resources.Limits; l != nil && l.NanoCPUs > 0 {
+			limits = append(limits, cpuSource{key: "deploy.resources.limits.cpus", milli: milli(float32(l.NanoCPUs))})
+		}
+		if q := s.Deploy.Resources.Reservations; q != nil && q.NanoCPUs > 0 {
+			requests = append(requests, cpuSource{key: "deploy.resources.reservations.cpus", milli: milli(float32(q.NanoCPUs))})
+		}
+	}
+	for _, srcs := range [][]cpuSource{limits, requests} {
+		for i, a := range srcs {
+			if !a.docker {
+				continue
+			}
+			for _, b := range srcs[i+1:] {
+				if a.milli != b.milli {
+					lw.diags.Errorf("resources", lw.pos(p+"."+a.key), p+"."+a.key, "%s and %s have distinct values (%dm and %dm of CPU)", a.key, b.key, a.milli, b.milli).
+						Note("keep one of them")
+					break
+				}
+			}
+		}
+	}
+	if len(limits) > 0 {
+		r.CPULimitMilli = limits[0].milli
+	}
+	if len(requests) > 0 {
+		r.CPURequestMilli = requests[0].milli
+	}
+}
+
+// storageOpt lowers storage_opt: size bounds what the container writes
+// to its own filesystem; the other options are the storage driver's.
+func (lw *lowerer) storageOpt(r *ast.Resources, s *types.ServiceConfig, p string) {
+	for _, k := range sortedKeys(s.StorageOpt) {
+		kp := p + ".storage_opt." + k
+		if k != "size" {
+			lw.diags.Warnf("unsupported-key", lw.pos(kp), kp, "storage_opt %s is a docker storage driver option: it is ignored", k)
+			continue
+		}
+		n, err := parseBytes(s.StorageOpt[k])
+		if err != nil || n <= 0 {
+			lw.diags.Errorf("storage-opt", lw.pos(kp), kp, "invalid size %q", s.StorageOpt[k])
+			continue
+		}
+		r.DiskLimit = n
+		lw.diags.Infof("storage-opt", lw.pos(kp), kp, "size becomes an ephemeral-storage limit: it also counts the container's logs and scratch volumes, and a pod over it is evicted instead of getting ENOSPC")
 	}
 }
 

@@ -40,8 +40,10 @@ func (g *gen) service(s *ast.Service) {
 	sel := &metav1.LabelSelector{MatchLabels: sm.selector}
 	switch s.Lifecycle {
 	case ast.Global:
-		g.add(&appsv1.DaemonSet{TypeMeta: tm("apps/v1", "DaemonSet"), ObjectMeta: meta,
-			Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl}})
+		ds := &appsv1.DaemonSet{TypeMeta: tm("apps/v1", "DaemonSet"), ObjectMeta: meta,
+			Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl}}
+		daemonSetStrategy(s, ds)
+		g.add(ds)
 	case ast.RunToCompletion:
 		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
 		if s.RestartOnFailure {
@@ -73,6 +75,7 @@ func (g *gen) service(s *ast.Service) {
 			// new pod at once
 			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 		}
+		g.deploymentStrategy(s, d)
 		g.add(d)
 	}
 }
@@ -203,6 +206,7 @@ func (g *gen) podSpec(s *ast.Service, sm *serviceMeta) corev1.PodSpec {
 	g.envFiles(s, sm, &ctr)
 	g.probes(s, &ctr)
 	ctr.SecurityContext = containerSecurity(&c.Security)
+	ctr.Lifecycle = lifecycle(c)
 	spec.Containers = []corev1.Container{ctr}
 	spec.InitContainers = append(g.waits(s), spec.InitContainers...)
 	for _, ic := range spec.InitContainers {
@@ -239,8 +243,8 @@ func (g *gen) podSpec(s *ast.Service, sm *serviceMeta) corev1.PodSpec {
 		f := false
 		spec.AutomountServiceAccountToken = &f
 	}
-	if sec.SeccompRuntimeDefault || sec.RunAsNonRoot != nil || len(s.Sysctls) > 0 {
-		podSec := &corev1.PodSecurityContext{RunAsNonRoot: sec.RunAsNonRoot}
+	if sec.SeccompRuntimeDefault || sec.RunAsNonRoot != nil || len(s.Sysctls) > 0 || len(sec.SupplementalGroups) > 0 {
+		podSec := &corev1.PodSecurityContext{RunAsNonRoot: sec.RunAsNonRoot, SupplementalGroups: sec.SupplementalGroups}
 		if sec.SeccompRuntimeDefault {
 			podSec.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
 		}
@@ -252,6 +256,7 @@ func (g *gen) podSpec(s *ast.Service, sm *serviceMeta) corev1.PodSpec {
 		}
 		spec.SecurityContext = podSec
 	}
+	g.placement(s, sm, &spec)
 	for _, h := range s.ExtraHosts {
 		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: h.IP, Hostnames: h.Hostnames})
 	}
@@ -303,6 +308,9 @@ func resources(r ast.Resources) corev1.ResourceRequirements {
 	}
 	if r.MemoryRequest > 0 {
 		set(&out.Requests, corev1.ResourceMemory, *resource.NewQuantity(r.MemoryRequest, resource.BinarySI))
+	}
+	if r.DiskLimit > 0 {
+		set(&out.Limits, corev1.ResourceEphemeralStorage, *resource.NewQuantity(r.DiskLimit, resource.BinarySI))
 	}
 	if r.GPUs > 0 {
 		// the resource the vendor's device plugin advertises
