@@ -27,6 +27,10 @@ type dnsName struct {
 	holds []nameHold
 	// holders are the distinct services of holds, in the same order.
 	holders []*ast.Service
+	// most names have one hold: these back holds and holders until a
+	// second comes, so that a service's name costs no allocation of them
+	holdBuf   [1]nameHold
+	holderBuf [1]*ast.Service
 }
 
 // nameHold is one service holding a name: on network ("" for all its
@@ -44,6 +48,9 @@ func (d *dnsName) shared() bool { return d != nil && len(d.holders) > 1 }
 
 // hold adds a hold of the name by s.
 func (d *dnsName) hold(s *ast.Service, network string, pos ast.Pos, path string) {
+	if d.holds == nil {
+		d.holds, d.holders = d.holdBuf[:0], d.holderBuf[:0]
+	}
 	d.holds = append(d.holds, nameHold{service: s, network: network, pos: pos, path: path})
 	if !slices.Contains(d.holders, s) {
 		d.holders = append(d.holders, s)

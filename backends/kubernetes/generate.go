@@ -216,7 +216,9 @@ func (g *gen) assignNames() {
 	g.names["workload"] = make(map[string]string, len(g.sys.Services))
 	g.dns = make(map[string]*dnsName, len(g.sys.Services))
 	g.dnsOrder = make([]*dnsName, 0, len(g.sys.Services))
-	for _, s := range g.sys.Services {
+	// the names of the services, in one block
+	owned := make([]dnsName, len(g.sys.Services))
+	for i, s := range g.sys.Services {
 		n := DNS1035(s.Name, 63)
 		// what is `service "<name>"`, as %q writes it
 		sm := &serviceMeta{name: n, path: "services." + s.Name, what: "service " + strconv.Quote(s.Name)}
@@ -230,7 +232,8 @@ func (g *gen) assignNames() {
 		// two services whose names normalise alike are the one error
 		// among names: docker keeps them apart, Kubernetes cannot
 		if g.claim("Service", n, sm.what, s.Pos, sm.path) {
-			d := &dnsName{name: n, owner: s.Name}
+			d := &owned[i]
+			d.name, d.owner = n, s.Name
 			d.hold(s, "", s.Pos, sm.path)
 			g.dns[n] = d
 			g.dnsOrder = append(g.dnsOrder, d)
