@@ -12,7 +12,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/compiler"
 )
 
@@ -101,6 +103,16 @@ services:
     image: nginx:1.27
     links: ["db:DB"]
 `, want: map[string][]string{"my-app": {"my-app"}, "db": {"db"}, "web": {"web"}}},
+		{name: "long alias cut to a label", compose: `
+name: app
+services:
+  a:
+    image: nginx:1.27
+    networks: {default: {aliases: [` + longAlias + `]}}
+  b:
+    image: nginx:1.27
+    networks: {default: {aliases: [` + longAlias + `]}}
+`, want: map[string][]string{"a": {"a"}, "b": {"b"}, kubernetes.DNS1035(longAlias, 63): {"a", "b"}}},
 		{name: "with a guid and strict policy", args: []string{"strict", "guid"}, compose: `
 name: app
 services:
@@ -149,6 +161,13 @@ services:
 					policies = append(policies, o)
 				}
 			}
+			for svc, l := range pods {
+				for k := range l {
+					if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+						t.Errorf("pod label %q of %s: %s", k, svc, strings.Join(errs, "; "))
+					}
+				}
+			}
 			got := map[string][]string{}
 			for _, s := range services {
 				sel := labels.SelectorFromSet(s.Spec.Selector)
@@ -175,6 +194,10 @@ services:
 		})
 	}
 }
+
+// longAlias is an alias longer than a DNS label: it is cut with a hash
+// suffix.
+var longAlias = strings.Repeat("shared-name-", 6)
 
 // policySelectors are every pod selector of p.
 func policySelectors(p *networkingv1.NetworkPolicy) []*metav1.LabelSelector {
