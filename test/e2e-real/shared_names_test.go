@@ -67,6 +67,13 @@ func TestSharedNames(t *testing.T) {
 	svcs := []string{"reader", "writer", "my-app", "outsider", "client"}
 	s := deploy(t, "shared-names", map[string]string{"compose.yaml": sharedNamesCompose}, nil)
 	s.waitReady(3*time.Minute, svcs...)
+	// every server listens before anything is probed, so that a blocked
+	// connection below is network policy, not a server still starting
+	for _, svc := range svcs[:4] {
+		if !s.waitFlow(svc, "127.0.0.1:80", true, 30*time.Second) {
+			t.Fatalf("%s does not answer on 80 from its own pod", svc)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -139,7 +146,9 @@ func TestSharedNames(t *testing.T) {
 					continue
 				}
 				code, out := s.exec("client", "/probe", "connect", "-timeout", "2s", a+":80")
-				if answer := strings.TrimSpace(out); code != 0 || answer != holder {
+				// the answer is the last line: kubectl exec may log before it
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				if answer := lines[len(lines)-1]; code != 0 || answer != holder {
 					t.Errorf("%s (%s) of %s answers %q (exit %d), want %q", a, holder, tt.name, answer, code, holder)
 					continue
 				}
