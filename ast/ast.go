@@ -390,10 +390,14 @@ type Port struct {
 	Pos     Pos
 }
 
-// Alias is another DNS name of a service (network alias or link alias).
+// Alias is another DNS name of a service (network alias, link alias or
+// container_name).
 type Alias struct {
 	Name string
-	Pos  Pos
+	// Network is the network a network alias is on; empty for a name the
+	// service holds on all its networks (container_name, links).
+	Network string
+	Pos     Pos
 }
 
 // NetworkAttachment joins a service to a network.

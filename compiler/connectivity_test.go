@@ -702,6 +702,35 @@ networks:
   front: {}
   back: {}
 `},
+	// a name shared across networks labels the pods of all its holders:
+	// the label must open no flow
+	{name: "shared-names-strict", args: "--network-policy strict", compose: `
+name: app
+services:
+  a:
+    image: busybox:1.37
+    expose: ["80"]
+    networks:
+      front:
+        aliases: [api]
+  b:
+    image: busybox:1.37
+    expose: ["81"]
+    networks:
+      back:
+        aliases: [api, c]
+  c:
+    image: busybox:1.37
+    container_name: api
+    networks: [back]
+  d:
+    image: busybox:1.37
+    links: ["a:api", "b:a"]
+    networks: [front]
+networks:
+  front: {}
+  back: {}
+`},
 	{name: "network-mode-none-with-egress", compose: `
 name: app
 services:

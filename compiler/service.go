@@ -656,7 +656,7 @@ func (lw *lowerer) networks(svc *ast.Service, s *types.ServiceConfig, path strin
 			continue
 		}
 		for i, a := range cfg.Aliases {
-			svc.Aliases = append(svc.Aliases, ast.Alias{Name: a, Pos: lw.pos(np + ".aliases." + strconv.Itoa(i))})
+			svc.Aliases = append(svc.Aliases, ast.Alias{Name: a, Network: n, Pos: lw.pos(np + ".aliases." + strconv.Itoa(i))})
 		}
 		if cfg.Ipv4Address != "" || cfg.Ipv6Address != "" || len(cfg.LinkLocalIPs) > 0 || cfg.MacAddress != "" {
 			lw.diags.Warnf("unsupported-key", lw.pos(np), np, "fixed addresses are not supported: pods get addresses from the cluster network").Note("reach the service by its name instead")

@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +49,10 @@ type gen struct {
 	objs  []Object
 	// names in use, per kind, for collision checks
 	names map[string]map[string]string
+	// dns are the system's DNS names by Service name; dnsOrder the same in
+	// the order they were claimed
+	dns      map[string]*dnsName
+	dnsOrder []*dnsName
 	// the names, labels and selector of each service's objects
 	svcs map[string]*serviceMeta
 	// the names of volumes, secrets and configs
@@ -102,6 +105,8 @@ type serviceMeta struct {
 	// pods by labels that never change
 	labels   map[string]string
 	selector map[string]string
+	// names are the pod labels of the shared names the service holds
+	names []string
 }
 
 // Generate turns sys into Kubernetes objects in apply-safe order.
@@ -122,6 +127,7 @@ func Generate(sys *ast.System, opts Options) ([]Object, diag.List) {
 	if g.diags.HasErrors() {
 		return nil, g.diags
 	}
+	g.shareNames()
 	g.sysLabels = g.labels("")
 	if len(sys.Annotations) > 0 {
 		g.sysAnnotations = make(map[string]string, len(sys.Annotations))
@@ -162,6 +168,7 @@ func Generate(sys *ast.System, opts Options) ([]Object, diag.List) {
 	for _, s := range sys.Services {
 		g.service(s)
 	}
+	g.nameServices()
 	if g.waiterUsed {
 		g.waiterRBAC()
 	}
@@ -208,7 +215,11 @@ func (g *gen) rename(orig, name, what string, pos ast.Pos, path string) {
 func (g *gen) assignNames() {
 	g.names["Service"] = make(map[string]string, 2*len(g.sys.Services))
 	g.names["workload"] = make(map[string]string, len(g.sys.Services))
-	for _, s := range g.sys.Services {
+	g.dns = make(map[string]*dnsName, len(g.sys.Services))
+	g.dnsOrder = make([]*dnsName, 0, len(g.sys.Services))
+	// the names of the services, in one block
+	owned := make([]dnsName, len(g.sys.Services))
+	for i, s := range g.sys.Services {
 		n := DNS1035(s.Name, 63)
 		// what is `service "<name>"`, as %q writes it
 		sm := &serviceMeta{name: n, path: "services." + s.Name, what: "service " + strconv.Quote(s.Name)}
@@ -219,21 +230,29 @@ func (g *gen) assignNames() {
 		sm.labels = g.labels(n)
 		sm.selector = g.selector(n)
 		g.svcs[s.Name] = sm
-		g.claim("Service", n, sm.what, s.Pos, sm.path)
+		// two services whose names normalise alike are the one error
+		// among names: docker keeps them apart, Kubernetes cannot
+		if g.claim("Service", n, sm.what, s.Pos, sm.path) {
+			d := &owned[i]
+			d.name, d.owner = n, s.Name
+			d.hold(s, "", s.Pos, sm.path)
+			g.dns[n] = d
+			g.dnsOrder = append(g.dnsOrder, d)
+		}
 		g.claim("workload", n, sm.what, s.Pos, sm.path)
+	}
+	// the Services of published ports first, so that an alias that takes
+	// one's name is the one reported
+	for _, s := range g.sys.Services {
+		if sm := g.svcs[s.Name]; hasPublished(s) {
+			sm.published = DNS1035(sm.name+"-published", 63)
+			g.claim("Service", sm.published, "the published ports of "+sm.what, s.Pos, sm.path+".ports")
+		}
 	}
 	for _, s := range g.sys.Services {
 		sm := g.svcs[s.Name]
 		for _, a := range s.Aliases {
-			n := DNS1035(a.Name, 63)
-			if n != a.Name {
-				g.diags.Warnf("alias-name", a.Pos, sm.path, "alias %q is not a valid DNS label: it resolves as %q", a.Name, n)
-			}
-			g.claim("Service", n, fmt.Sprintf("alias %q of %s", a.Name, sm.what), a.Pos, sm.path)
-		}
-		if hasPublished(s) {
-			sm.published = DNS1035(sm.name+"-published", 63)
-			g.claim("Service", sm.published, "the published ports of "+sm.what, s.Pos, sm.path+".ports")
+			g.claimAlias(s, sm, a)
 		}
 	}
 	labelOf := map[string]string{}
@@ -493,18 +512,9 @@ func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
 			g.diags.Warnf("app-protocol", p.Pos, "services."+s.Name+".ports", "app_protocol %q is dropped: %s", p.AppProtocol, strings.Join(why, "; "))
 		}
 	}
-	ports := servicePorts(s)
-	mk := func(n string) *corev1.Service {
-		// Headless: the name resolves to the ready pods themselves, as
-		// docker's DNS resolves a service to its containers, so every
-		// port a container listens on is reached by name, declared or
-		// not (docs/mapping.md).
-		return &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: g.meta(n, sm.labels),
-			Spec: corev1.ServiceSpec{Selector: sm.selector, Ports: ports, ClusterIP: corev1.ClusterIPNone}}
-	}
-	g.add(mk(sm.name))
-	for _, a := range s.Aliases {
-		g.add(mk(DNS1035(a.Name, 63)))
+	if !g.dns[sm.name].shared() {
+		// nameServices makes the Services of shared names and aliases
+		g.add(g.headless(sm.name, sm.labels, sm.selector, servicePorts(s)))
 	}
 	if sm.published == "" {
 		return

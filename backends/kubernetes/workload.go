@@ -89,17 +89,23 @@ func usesClaims(s *ast.Service) bool {
 	return false
 }
 
-// podLabels are the labels of a service's pods: those of its objects and
-// the labels of its networks.
+// podLabels are the labels of a service's pods: those of its objects, the
+// labels of its networks and those of the shared names it holds.
 func (g *gen) podLabels(service string, sm *serviceMeta) map[string]string {
-	r := g.rules[service]
-	if r == nil || len(r.Networks) == 0 {
+	var nets []string
+	if r := g.rules[service]; r != nil {
+		nets = r.Networks
+	}
+	if len(nets) == 0 && len(sm.names) == 0 {
 		return sm.labels
 	}
-	l := make(map[string]string, len(sm.labels)+len(r.Networks))
+	l := make(map[string]string, len(sm.labels)+len(nets)+len(sm.names))
 	maps.Copy(l, sm.labels)
-	for _, n := range r.Networks {
+	for _, n := range nets {
 		l[g.networkLabel(n)] = "true"
+	}
+	for _, n := range sm.names {
+		l[n] = "true"
 	}
 	return l
 }
