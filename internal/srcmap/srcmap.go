@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/tychoctl/tycho/ast"
 )
@@ -24,6 +24,9 @@ type Index struct {
 	// partial is set when some keys are not indexed: the file is not YAML
 	// that yaml.v3 reads, or the depth or visit bound cut the walk.
 	partial bool
+	// docs are the parsed documents, for checks that need the values
+	// (their tags and styles) and not only the positions.
+	docs []*yaml.Node
 }
 
 // Parse indexes content, the bytes of file: every document of it, later
@@ -39,9 +42,14 @@ func Parse(file string, content []byte) *Index {
 			idx.partial = idx.partial || !errors.Is(err, io.EOF)
 			return idx
 		}
+		idx.docs = append(idx.docs, &doc)
 		idx.walk(&doc, "", 0)
 	}
 }
+
+// Docs returns the documents of the file as parsed (go.yaml.in/yaml/v4,
+// the parser compose-go uses, so both read the same bytes alike).
+func (x *Index) Docs() []*yaml.Node { return x.docs }
 
 // Complete reports whether every key path of the file is indexed.
 func (x *Index) Complete() bool { return !x.partial }
