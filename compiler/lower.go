@@ -357,7 +357,11 @@ func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) (data
 	case o.Content != "":
 		return []byte(o.Content), false, ""
 	case o.File != "":
-		b, err := os.ReadFile(o.File)
+		b, err := readBounded(o.File, displayPath(o.File, lw.l.WorkDir), fileObject)
+		if fe := (*fileError)(nil); errors.As(err, &fe) {
+			lw.diags.Errorf(fe.Code, lw.pos(path+".file"), path+".file", "%s", fe.Msg)
+			return nil, false, ""
+		}
 		if err != nil {
 			// Secrets are often kept out of the repository: expect the
 			// object to exist in the cluster instead.
@@ -488,11 +492,11 @@ var errEnvFormat = errors.New("unsupported env_file format")
 // readEnvFile reads an env_file in its format: compose's dotenv syntax
 // (resolving ${VAR} from the interpolation environment) by default, or
 // raw, as docker compose reads it: KEY=VALUE lines taken as written.
-func readEnvFile(path, format string, env map[string]string) (map[string]string, error) {
+func readEnvFile(path, display, format string, env map[string]string) (map[string]string, error) {
 	if format != "" && format != dotenv.DotEnv && format != "raw" {
 		return nil, fmt.Errorf("%w %q: use .env (the default) or raw", errEnvFormat, format)
 	}
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, display, serviceEnvFile)
 	if err != nil {
 		return nil, err
 	}
