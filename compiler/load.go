@@ -169,7 +169,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 				Note("check the types of the values (quote text that YAML could read as a number, a date or null); please report this file to Tycho")
 			return nil, diags, nil
 		}
-		diags = append(diags, loadError(err, m, names))
+		diags = append(diags, loadErrors(err, m, names)...)
 		return nil, diags, nil
 	}
 	return &Loaded{Project: project, Map: m, Env: env, WorkDir: workDir}, diags, nil

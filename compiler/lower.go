@@ -126,7 +126,11 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 		}
 	}
 	if len(p.Services) == 0 {
-		d := lw.diags.Warnf("no-services", lw.m.Lookup("services"), "services", "the system has no services")
+		pos := lw.m.Lookup("services")
+		if pos.Line == 0 {
+			pos.Line, pos.Col = 1, 1 // no services key: the file's start
+		}
+		d := lw.diags.Warnf("no-services", pos, "services", "the system has no services")
 		if len(p.DisabledServices) > 0 {
 			d.Note("all services are in profiles that are not enabled: use --profile")
 		}

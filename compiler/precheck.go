@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,7 +32,7 @@ func precheck(m *srcmap.Map, workDir string, env map[string]string) diag.List {
 	for _, f := range m.Files {
 		c := &checker{file: f.File, workDir: workDir, env: env, seen: map[*yaml.Node]bool{}}
 		for _, doc := range f.Docs() {
-			c.timestamps(doc, "", 0)
+			c.scalars(doc, "", 0, false)
 			c.root(doc)
 		}
 		diags = append(diags, c.diags...)
@@ -163,11 +164,14 @@ func isString(n *yaml.Node) bool {
 	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str"
 }
 
-// timestamps reports every unquoted date or time outside extensions
-// (x-*): YAML reads 2001-12-14 as a time, which compose-go either cannot
-// take where it wants a string (a panic in command, depends_on, networks,
-// build.context) or turns into "2001-12-14 00:00:00 +0000 UTC".
-func (c *checker) timestamps(n *yaml.Node, path string, depth int) {
+// scalars reports the scalars that compose-go cannot take whatever their
+// key:
+//   - an unquoted date or time outside extensions (x-*): YAML reads
+//     2001-12-14 as a time, which compose-go either cannot take where it
+//     wants a string (a panic in command, depends_on, networks,
+//     build.context) or turns into "2001-12-14 00:00:00 +0000 UTC";
+//   - .inf and .nan anywhere: the schema check cannot encode them.
+func (c *checker) scalars(n *yaml.Node, path string, depth int, ext bool) {
 	if n == nil || depth > checkerDepth || c.visits > checkerBudget {
 		return
 	}
@@ -175,32 +179,40 @@ func (c *checker) timestamps(n *yaml.Node, path string, depth int) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, d := range n.Content {
-			c.timestamps(d, path, depth+1)
+			c.scalars(d, path, depth+1, ext)
 		}
 	case yaml.AliasNode:
-		c.timestamps(n.Alias, path, depth+1)
+		c.scalars(n.Alias, path, depth+1, ext)
 	case yaml.SequenceNode:
 		for i, s := range n.Content {
-			c.timestamps(s, join(path, strconv.Itoa(i)), depth+1)
+			c.scalars(s, join(path, strconv.Itoa(i)), depth+1, ext)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if strings.HasPrefix(k.Value, "x-") {
-				continue
-			}
-			p := path
+			p, x := path, ext || strings.HasPrefix(k.Value, "x-")
 			if !(k.Value == "<<" && k.ShortTag() == "!!merge") {
 				p = join(path, k.Value)
-				c.timestamps(k, p, depth+1)
+				c.scalars(k, p, depth+1, x)
 			}
-			c.timestamps(v, p, depth+1)
+			c.scalars(v, p, depth+1, x)
 		}
 	case yaml.ScalarNode:
-		if n.ShortTag() == "!!timestamp" && !c.seen[n] {
+		if c.seen[n] {
+			return
+		}
+		switch tag := n.ShortTag(); {
+		case tag == "!!timestamp" && !ext:
 			c.seen[n] = true
 			c.diags.Errorf("yaml-timestamp", c.pos(n), path, "%s is read by YAML as a date, not as text", n.Value).
 				Note("quote it: %q", n.Value)
+		case tag == "!!float":
+			var f float64
+			if n.Decode(&f) == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+				c.seen[n] = true
+				c.diags.Errorf("yaml-number", c.pos(n), path, "%s is not a finite number", n.Value).
+					Note("quote it (%q) if it is text", n.Value)
+			}
 		}
 	}
 }

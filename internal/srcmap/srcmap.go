@@ -183,11 +183,19 @@ func parent(p string) string {
 	return p[:i]
 }
 
+// Content returns the bytes of the file.
+func (x *Index) Content() []byte { return x.content }
+
+// lines splits s as YAML counts lines: at \n, \r\n and a lone \r.
+func lines(s string) []string {
+	return strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
+}
+
 // Column returns the 1-based column of the first occurrence of word on
 // line (1-based) of the file, else of its first non-blank character, else
 // 0.
 func (x *Index) Column(line int, word string) int {
-	lines := strings.Split(string(x.content), "\n")
+	lines := lines(string(x.content))
 	if line < 1 || line > len(lines) {
 		return 0
 	}
@@ -226,9 +234,8 @@ func (m *Map) Find(words ...string) ast.Pos {
 		for i := len(m.Files) - 1; i >= 0; i-- {
 			f := m.Files[i]
 			if j := strings.Index(string(f.content), w); j >= 0 {
-				before := f.content[:j]
-				line := strings.Count(string(before), "\n") + 1
-				col := j - strings.LastIndexByte(string(before), '\n')
+				ls := lines(string(f.content[:j]))
+				line, col := len(ls), len(ls[len(ls)-1])+1
 				return ast.Pos{File: f.File, Line: line, Col: col}
 			}
 		}
