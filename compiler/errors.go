@@ -33,12 +33,15 @@ var (
 	// mapstructure: 'services[web].ports[0].target' cannot parse ...
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
 	// go-connections' port parser, as compose-go calls it
-	rePort      = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address): (.*)$`)
-	rePortRange = regexp.MustCompile(`^Invalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
-	reVolume    = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
-	reCircular  = regexp.MustCompile(`(?:^|\s)(?:extends )?(\S+) in \S+`)
-	reFirstWord = regexp.MustCompile(`^\s*([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*) (must|additional|is|does)\b`)
-	reTypeName  = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
+	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address): (.*)$`)
+	rePortRange    = regexp.MustCompile(`^Invalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
+	reVolume       = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
+	reCircular     = regexp.MustCompile(`(?:^|\s)(?:extends )?(\S+) in \S+`)
+	reFirstWord    = regexp.MustCompile(`^\s*([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*) (must|additional|is|does)\b`)
+	reConstruct    = regexp.MustCompile(`at L(\d+)\.C(\d+): (.*)$`)
+	reBadTag       = regexp.MustCompile("cannot construct !!\\w+ `([^`]*)` as an? (!!\\w+)")
+	reNonStringKey = regexp.MustCompile(`non-string key (?:in )?(\S+): (.*)$`)
+	reTypeName     = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
 )
 
 // loadErrors turns a compose-go error into diagnostics: one per error it
@@ -224,6 +227,39 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		d.Msg = "invalid volume " + strconv.Quote(sm[1]) + ": " + sm[2]
 		d.Path, d.Pos = findValue(m, volumesPath, func(v string) bool { return v == sm[1] }, d.Pos)
 		return d
+	case reConstruct.MatchString(msg):
+		// go-yaml's constructor names the node: L3.C9
+		sm := reConstruct.FindStringSubmatch(msg)
+		d.Code = "yaml-syntax"
+		d.Pos.Line, _ = strconv.Atoi(sm[1])
+		d.Pos.Col, _ = strconv.Atoi(sm[2])
+		d.Msg = sm[3]
+		return d
+	case reBadTag.MatchString(msg):
+		sm := reBadTag.FindStringSubmatch(msg)
+		d.Code = "yaml-tag"
+		d.Msg = "the value " + strconv.Quote(sm[1]) + " cannot be read as " + sm[2]
+		d.Path, d.Pos = findValue(m, nil, func(v string) bool { return v == sm[1] }, d.Pos)
+		return d
+	case reNonStringKey.MatchString(msg):
+		sm := reNonStringKey.FindStringSubmatch(msg)
+		d.Code = "wrong-type"
+		parent := normPath(sm[1])
+		d.Msg = "a key must be text, not " + sm[2]
+		d.Pos = m.Lookup(parent)
+		for _, k := range []string{sm[2], "~", "null", ""} {
+			if p := join(parent, k); m.Has(p) {
+				d.Path, d.Pos = p, m.Lookup(p)
+				break
+			}
+		}
+		if d.Path == "" {
+			d.Path = parent
+		}
+		if sm[2] == "<nil>" {
+			d.Msg = "a key must be text, not empty (null)"
+		}
+		return d
 	case reInterpolate.MatchString(msg):
 		sm := reInterpolate.FindStringSubmatch(msg)
 		d.Code = "interpolation"
@@ -257,10 +293,18 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		} else if f := m.File(d.Pos.File); f != nil {
 			d.Pos.Col = f.Column(line, "")
 		}
+		if d.Pos.Col == 0 {
+			d.Pos.Col = 1 // an empty line: the end of the file
+		}
 		if file != "" {
 			d.Msg = strings.TrimSpace(strings.ReplaceAll(msg, file, ""))
 			d.Msg = strings.TrimLeft(d.Msg, ": ")
 		}
+		// the position says the line
+		if i := strings.Index(d.Msg, sm[0]); i >= 0 {
+			d.Msg = d.Msg[i+len(sm[0]):]
+		}
+		d.Msg = strings.TrimPrefix(strings.TrimSpace(d.Msg), "yaml: ")
 		return d
 	}
 	if sm := reValidating.FindStringSubmatch(msg); sm != nil {
