@@ -165,7 +165,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 			return nil, nil, ctx.Err()
 		}
 		if lp := (*loadPanic)(nil); errors.As(err, &lp) {
-			diags.Errorf("load-internal", posOfFile(nil, m), "", "the compose loader failed on a value of an unexpected type in this file").
+			pos := posOfFile(nil, m)
+			pos.Line, pos.Col = 1, 1 // compose-go does not say where
+			diags.Errorf("load-internal", pos, "", "the compose loader failed on a value of an unexpected type in this file").
 				Note("check the types of the values (quote text that YAML could read as a number, a date or null); please report this file to Tycho")
 			return nil, diags, nil
 		}
