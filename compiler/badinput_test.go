@@ -2,6 +2,8 @@ package compiler_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -102,5 +104,34 @@ func TestBadInputValidValues(t *testing.T) {
 				t.Errorf("errors:\n%s", diagText(res.Diags))
 			}
 		})
+	}
+}
+
+// TestLoadPanicRecovered: a value compose-go panics on in a file precheck
+// does not see (an included one) is an error at the including file, not a
+// crash.
+func TestLoadPanicRecovered(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"compose.yaml": "include:\n  - inc.yaml\n",
+		"inc.yaml":     "services:\n  web:\n    image: nginx\n    pid: null\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := compiler.Compile(context.Background(), compiler.Options{Load: compiler.LoadOptions{
+		Files: []string{"compose.yaml"}, WorkDir: dir, Env: map[string]string{},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range res.Diags {
+		got = append(got, d.Pos.String()+" "+d.Code)
+	}
+	if diff := cmp.Diff([]string{"compose.yaml:1:1 load-internal"}, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
 }
