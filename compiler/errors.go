@@ -40,7 +40,7 @@ var (
 	reFirstWord    = regexp.MustCompile(`^\s*([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*) (must|additional|is|does)\b`)
 	reConstruct    = regexp.MustCompile(`at L(\d+)\.C(\d+): (.*)$`)
 	reBadTag       = regexp.MustCompile("cannot construct !!\\w+ `([^`]*)` as an? (!!\\w+)")
-	reNonStringKey = regexp.MustCompile(`non-string key (?:in )?(\S+): (.*)$`)
+	reNonStringKey = regexp.MustCompile(`non-string key (?:in (\S+)|at top level): (.*)$`)
 	reTypeName     = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
 )
 
@@ -247,6 +247,9 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		parent := normPath(sm[1])
 		d.Msg = "a key must be text, not " + sm[2]
 		d.Pos = m.Lookup(parent)
+		if parent == "" {
+			d.Pos = rootPos(m, d.Pos)
+		}
 		for _, k := range []string{sm[2], "~", "null", ""} {
 			if p := join(parent, k); m.Has(p) {
 				d.Path, d.Pos = p, m.Lookup(p)
