@@ -29,7 +29,7 @@ var (
 	reQuotedSvc   = regexp.MustCompile(`service "([^"]+)"`)
 	reAdditional  = regexp.MustCompile(`[Aa]dditional propert(?:y|ies) '?([A-Za-z0-9_\-]+)'? (?:(?:is|are) )?not allowed`)
 	reRequiredVar = regexp.MustCompile(`required variable (\S+) is missing a value`)
-	reDuplicate   = regexp.MustCompile(`line (\d+): mapping key "([^"]+)" already defined at line (\d+)`)
+	reDuplicate   = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined at line (\d+)`)
 	// mapstructure: 'services[web].ports[0].target' cannot parse ...
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
 	// go-connections' port parser, as compose-go calls it
