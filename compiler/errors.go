@@ -84,6 +84,18 @@ func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnosti
 	if strings.Contains(d.Msg, "interpolat") && d.Code == "compose-load" {
 		d.Code = "interpolation"
 	}
+	if sm := reCast.FindStringSubmatch(d.Msg); sm != nil {
+		want := map[string]string{"ParseFloat": "a number", "Atoi": "an integer", "ParseInt": "an integer", "ParseUint": "a non-negative integer", "ParseBool": "true or false"}[sm[1]]
+		if want == "" {
+			want = "a value of the right type"
+		}
+		if sm[3] == "value out of range" {
+			d.Msg = strconv.Quote(sm[2]) + " is out of range"
+		} else {
+			d.Msg = strconv.Quote(sm[2]) + " is not " + want
+		}
+		d.Code = "wrong-type"
+	}
 	if sm := reTypeName.FindStringSubmatch(d.Msg); sm != nil {
 		d.Msg = strings.Replace(d.Msg, sm[0], "must be text, not "+typeWord(sm[1]), 1)
 		if d.Code == "compose-load" {
