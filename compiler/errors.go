@@ -247,6 +247,10 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		d.Pos.Line, _ = strconv.Atoi(sm[1])
 		d.Pos.Col, _ = strconv.Atoi(sm[2])
 		d.Msg = sm[3]
+		if strings.Contains(d.Msg, "as a map key") {
+			d.Code = "wrong-type"
+			d.Msg = "a key must be text, not a list or a mapping"
+		}
 		return d
 	case reBadTag.MatchString(msg):
 		sm := reBadTag.FindStringSubmatch(msg)
