@@ -40,7 +40,7 @@ var (
 	reFirstWord    = regexp.MustCompile(`^\s*([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*) (must|additional|is|does)\b`)
 	reConstruct    = regexp.MustCompile(`at L(\d+)\.C(\d+): (.*)$`)
 	reBadTag       = regexp.MustCompile("cannot construct !!\\w+ `([^`]*)` as an? (!!\\w+)")
-	reNonStringKey = regexp.MustCompile(`non-string key (?:in (\S+)|at top level): (.*)$`)
+	reNonStringKey = regexp.MustCompile(`non-string key (?:in (.+)|at top level): (.*)$`)
 	reCast         = regexp.MustCompile(`failed to cast to expected type: strconv\.(\w+): parsing "([^"]*)": (invalid syntax|value out of range)`)
 	reTypeName     = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
 )
