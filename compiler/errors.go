@@ -41,7 +41,7 @@ var (
 	reConstruct    = regexp.MustCompile(`at L(\d+)\.C(\d+): (.*)$`)
 	reBadTag       = regexp.MustCompile("cannot construct !!\\w+ `([^`]*)` as an? (!!\\w+)")
 	reNonStringKey = regexp.MustCompile(`non-string key (?:in (.+)|at top level): (.*)$`)
-	reCast         = regexp.MustCompile(`failed to cast to expected type: strconv\.(\w+): parsing "([^"]*)": (invalid syntax|value out of range)`)
+	reCast         = regexp.MustCompile(`failed to cast to expected type: strconv\.(\w+): parsing ("(?:[^"\\]|\\.)*"): (invalid syntax|value out of range)`)
 	reTypeName     = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
 )
 
@@ -90,10 +90,11 @@ func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnosti
 		if want == "" {
 			want = "a value of the right type"
 		}
+		// sm[2] is quoted already
 		if sm[3] == "value out of range" {
-			d.Msg = strconv.Quote(sm[2]) + " is out of range"
+			d.Msg = sm[2] + " is out of range"
 		} else {
-			d.Msg = strconv.Quote(sm[2]) + " is not " + want
+			d.Msg = sm[2] + " is not " + want
 		}
 		d.Code = "wrong-type"
 	}
@@ -283,7 +284,8 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 	case reInterpolate.MatchString(msg):
 		sm := reInterpolate.FindStringSubmatch(msg)
 		d.Code = "interpolation"
-		d.Path = sm[1]
+		// compose-go names list items "[]": the list is what is known
+		d.Path, _, _ = strings.Cut(sm[1], ".[]")
 		d.Msg = sm[2]
 		d.Pos = m.Lookup(d.Path)
 		if rv := reRequiredVar.FindStringSubmatch(msg); rv != nil {
