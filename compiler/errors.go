@@ -224,6 +224,14 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		d.Msg = "invalid " + what + " " + strconv.Quote(sm[2])
 		d.Path, d.Pos = findValue(m, portsPath, func(v string) bool { return strings.Contains(v, sm[2]) }, d.Pos)
 		return d
+	case strings.HasPrefix(msg, "No port specified: "):
+		v := strings.TrimPrefix(msg, "No port specified: ")
+		d.Code = "port-spec"
+		d.Msg = "no container port given"
+		d.Path, d.Pos = findValue(m, portsPath, func(s string) bool {
+			return v == "<empty>" && strings.Trim(s, ": ") == "" || v != "<empty>" && strings.Contains(s, v)
+		}, d.Pos)
+		return d
 	case rePortRange.MatchString(msg):
 		sm := rePortRange.FindStringSubmatch(msg)
 		d.Code = "port-spec"
