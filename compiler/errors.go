@@ -33,7 +33,7 @@ var (
 	// mapstructure: 'services[web].ports[0].target' cannot parse ...
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
 	// go-connections' port parser, as compose-go calls it
-	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address): (.*)$`)
+	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address):\s*(.*)$`)
 	rePortRange    = regexp.MustCompile(`^Invalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
 	reVolume       = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
 	reCircular     = regexp.MustCompile(`(?:^|\s)(?:extends )?(\S+) in \S+`)
@@ -222,7 +222,12 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		what := map[string]string{"containerPort": "container port", "hostPort": "published port", "proto": "protocol", "ip address": "host IP address"}[sm[1]]
 		d.Code = "port-spec"
 		d.Msg = "invalid " + what + " " + strconv.Quote(sm[2])
-		d.Path, d.Pos = findValue(m, portsPath, func(v string) bool { return strings.Contains(v, sm[2]) }, d.Pos)
+		d.Path, d.Pos = findValue(m, portsPath, func(v string) bool {
+			if sm[2] == "" { // an empty part: "80:", ":80", "80/"
+				return strings.HasPrefix(v, ":") || strings.HasSuffix(v, ":") || strings.HasSuffix(v, "/") || strings.Contains(v, "::")
+			}
+			return strings.Contains(v, sm[2])
+		}, d.Pos)
 		return d
 	case strings.HasPrefix(msg, "No port specified: "):
 		v := strings.TrimPrefix(msg, "No port specified: ")
