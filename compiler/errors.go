@@ -41,7 +41,7 @@ var (
 	reConstruct    = regexp.MustCompile(`at L(\d+)\.C(\d+): (.*)$`)
 	reBadTag       = regexp.MustCompile("cannot construct !!\\w+ `([^`]*)` as an? (!!\\w+)")
 	reNonStringKey = regexp.MustCompile(`non-string key (?:in (.+)|at top level): (.*)$`)
-	reCast         = regexp.MustCompile(`failed to cast to expected type: strconv\.(\w+): parsing ("(?:[^"\\]|\\.)*"): (invalid syntax|value out of range)`)
+	reCast         = regexp.MustCompile(`(?:failed to cast to expected type: )?strconv\.(\w+): parsing ("(?:[^"\\]|\\.)*"): (invalid syntax|value out of range)`)
 	reTypeName     = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
 )
 
