@@ -42,6 +42,7 @@ var (
 	reBadTag       = regexp.MustCompile("cannot construct !!\\w+ `([^`]*)` as an? (!!\\w+)")
 	reNonStringKey = regexp.MustCompile(`non-string key (?:in (.+)|at top level): (.*)$`)
 	reCast         = regexp.MustCompile(`(?:failed to cast to expected type: )?strconv\.(\w+): parsing ("(?:[^"\\]|\\.)*"): (invalid syntax|value out of range)`)
+	reInvalidType  = regexp.MustCompile(`invalid type (\S+(?: \{\})?) for (\w+)`)
 	reTypeName     = regexp.MustCompile(`unexpected (?:value )?type (\S+(?: \{\})?)`)
 )
 
@@ -98,6 +99,10 @@ func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnosti
 		}
 		d.Code = "wrong-type"
 	}
+	if sm := reInvalidType.FindStringSubmatch(d.Msg); sm != nil {
+		d.Msg = strings.Replace(d.Msg, sm[0], "a "+sm[2]+" cannot be "+typeWord(sm[1]), 1)
+		d.Code = "wrong-type"
+	}
 	if sm := reTypeName.FindStringSubmatch(d.Msg); sm != nil {
 		d.Msg = strings.Replace(d.Msg, sm[0], "must be text, not "+typeWord(sm[1]), 1)
 		if d.Code == "compose-load" {
@@ -114,8 +119,10 @@ func loadError(err error, m *srcmap.Map, names map[string]string) diag.Diagnosti
 // typeWord names a Go type of a decoded YAML value as the user wrote it.
 func typeWord(t string) string {
 	switch strings.TrimPrefix(t, "*") {
-	case "int", "int64", "uint64", "float64", "uint32":
+	case "int", "int64", "uint64", "uint32":
 		return "a number"
+	case "float64":
+		return "a decimal number"
 	case "bool":
 		return "true or false"
 	case "string":
