@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -211,6 +212,13 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 			chain = append(chain, sm[1])
 		}
 		d.Code = "extends-cycle"
+		// compose-go starts from a service of its map order: start from
+		// the first name, so that the same file gives the same error
+		if n := len(chain); n > 1 && chain[0] == chain[n-1] {
+			ring := chain[:n-1]
+			i := slices.Index(ring, slices.Min(ring))
+			chain = append(append(append([]string{}, ring[i:]...), ring[:i]...), ring[i])
+		}
 		if len(chain) > 0 {
 			d.Path = "services." + chain[0] + ".extends"
 			d.Pos = m.Lookup(d.Path)
