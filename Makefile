@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/tycho
 PKGS      := ./...
 
-.PHONY: all build test unit update lint fmt verify bench clean
+.PHONY: all build test unit fuzz-short fuzz update lint fmt verify bench clean
 
 all: build
 
@@ -16,9 +16,19 @@ build:
 # tests against a real control plane (built once into the user cache).
 test: unit e2e
 
-unit:
+unit: fuzz-short
 	$(GO) vet $(PKGS)
 	$(GO) test -short -count=1 $(PKGS)
+
+# fuzz-short runs FuzzCompile for a bounded time (docs/fuzzing.md): Compile
+# never panics and every error has a position. fuzz is the maintainers'
+# long run (FUZZTIME=1h make fuzz).
+FUZZTIME ?= 30m
+fuzz-short:
+	$(GO) test ./compiler -run XXX -fuzz FuzzCompile -fuzztime 20s
+
+fuzz:
+	$(GO) test ./compiler -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME)
 
 # update rewrites the golden files; read every changed line before committing.
 update:

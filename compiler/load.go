@@ -113,9 +113,19 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		}
 	}
 	if len(envFiles) > 0 {
+		// dotenv reads without bound: a device or a huge file is refused
+		// first, as the file it is (no key names it).
+		for _, f := range envFiles {
+			if msg, code := checkFile(f, displayPath(f, workDir), envFile); msg != "" {
+				diags.Errorf(code, ast.Pos{File: displayPath(f, workDir)}, "", "%s", msg)
+			}
+		}
+		if diags.HasErrors() {
+			return nil, diags, nil
+		}
 		fromFiles, err := dotenv.GetEnvFromFile(env, envFiles)
 		if err != nil {
-			diags.Errorf("env-file", posOfFile(envFiles), "", "%v", err)
+			diags.Errorf("env-file", posOfFile(envFiles, nil), "", "%v", err)
 			return nil, diags, nil
 		}
 		types.Mapping(env).Merge(fromFiles)
@@ -130,9 +140,18 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		}
 	}
 
+	if pre := precheck(m, workDir, env); pre.HasErrors() {
+		return nil, append(diags, pre...), nil
+	}
+
 	details := types.ConfigDetails{WorkingDir: workDir, ConfigFiles: cfgs, Environment: env}
 	var project *types.Project
 	logs := captureLogs(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = &loadPanic{value: r}
+			}
+		}()
 		project, err = loader.LoadWithContext(ctx, details, func(o *loader.Options) {
 			switch {
 			case opts.ProjectName != "":
@@ -162,7 +181,14 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		diags = append(diags, loadError(err, m, names))
+		if lp := (*loadPanic)(nil); errors.As(err, &lp) {
+			pos := posOfFile(nil, m)
+			pos.Line, pos.Col = 1, 1 // compose-go does not say where
+			diags.Errorf("load-internal", pos, "", "the compose loader failed on a value of an unexpected type in this file").
+				Note("check the types of the values (quote text that YAML could read as a number, a date or null); please report this file to Tycho")
+			return nil, diags, nil
+		}
+		diags = append(diags, loadErrors(err, m, names)...)
 		return nil, diags, nil
 	}
 	return &Loaded{Project: project, Map: m, Env: env, WorkDir: workDir}, diags, nil
@@ -189,12 +215,26 @@ func limitDiagnostics(idx *srcmap.Index) diag.List {
 	return diags
 }
 
-func posOfFile(files []string) (p ast.Pos) {
-	if len(files) > 0 {
+// posOfFile is the position of a file-level diagnostic: the first of
+// files, else the first compose file.
+func posOfFile(files []string, m *srcmap.Map) (p ast.Pos) {
+	switch {
+	case len(files) > 0:
 		p.File = files[0]
+	case m != nil && len(m.Files) > 0:
+		p.File = m.Files[0].File
 	}
 	return p
 }
+
+// loadPanic is a panic of compose-go during a load, recovered: a value it
+// casts without checking that precheck did not catch. The value is kept
+// for debugging, never shown to the user.
+type loadPanic struct {
+	value any
+}
+
+func (p *loadPanic) Error() string { return fmt.Sprintf("compose-go panicked: %v", p.value) }
 
 type file struct {
 	// Name is the absolute path (given to compose-go), Display the name
@@ -268,11 +308,11 @@ func readFiles(opts LoadOptions) ([]file, string, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(workDir, p)
 		}
+		if msg, _ := checkFile(p, display, composeFile); msg != "" && p != os.DevNull {
+			return nil, "", fmt.Errorf("reading compose file: %s", msg)
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			if st, serr := os.Stat(p); serr == nil && st.IsDir() {
-				return nil, "", fmt.Errorf("reading compose file %s: it is a directory", p)
-			}
 			return nil, "", fmt.Errorf("reading compose file: %w", err)
 		}
 		out = append(out, file{Name: p, Display: filepath.Clean(display), Content: b})

@@ -155,7 +155,11 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 		}
 	}
 	if len(p.Services) == 0 {
-		d := lw.diags.Warnf("no-services", lw.m.Lookup("services"), "services", "the system has no services")
+		pos := lw.m.Lookup("services")
+		if pos.Line == 0 {
+			pos.Line, pos.Col = 1, 1 // no services key: the file's start
+		}
+		d := lw.diags.Warnf("no-services", pos, "services", "the system has no services")
 		if len(p.DisabledServices) > 0 {
 			d.Note("all services are in profiles that are not enabled: use --profile")
 		}
@@ -429,7 +433,11 @@ func (lw *lowerer) fileObject(kind, name string, o types.FileObjectConfig) fileD
 			fd.provided = ast.ProvidedOnRequest
 			return fd
 		}
-		b, err := os.ReadFile(o.File)
+		b, err := readBounded(o.File, fd.source.File, fileObject)
+		if fe := (*fileError)(nil); errors.As(err, &fe) {
+			lw.diags.Errorf(fe.Code, fd.source.Pos, path+".file", "%s", fe.Msg)
+			return fd
+		}
 		if err != nil {
 			// Secrets are often kept out of the repository: expect the
 			// object to exist in the cluster instead.
@@ -563,11 +571,11 @@ var errEnvFormat = errors.New("unsupported env_file format")
 // readEnvFile reads an env_file in its format: compose's dotenv syntax
 // (resolving ${VAR} from the interpolation environment) by default, or
 // raw, as docker compose reads it: KEY=VALUE lines taken as written.
-func readEnvFile(path, format string, env map[string]string) (map[string]string, error) {
+func readEnvFile(path, display, format string, env map[string]string) (map[string]string, error) {
 	if format != "" && format != dotenv.DotEnv && format != "raw" {
 		return nil, fmt.Errorf("%w %q: use .env (the default) or raw", errEnvFormat, format)
 	}
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, display, serviceEnvFile)
 	if err != nil {
 		return nil, err
 	}

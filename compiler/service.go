@@ -518,7 +518,11 @@ func (lw *lowerer) environment(svc *ast.Service, s *types.ServiceConfig, path st
 		if !lw.m.Has(p) {
 			p = path + ".env_file"
 		}
-		vars, err := readEnvFile(ef.Path, ef.Format, lw.l.Env)
+		vars, err := readEnvFile(ef.Path, displayPath(ef.Path, lw.l.WorkDir), ef.Format, lw.l.Env)
+		if fe := (*fileError)(nil); errors.As(err, &fe) {
+			lw.diags.Errorf(fe.Code, lw.pos(p), p, "%s", fe.Msg)
+			continue
+		}
 		if errors.Is(err, errEnvFormat) {
 			fp := p + ".format"
 			lw.diags.Errorf("env-file", lw.pos(fp), fp, "%v", err)

@@ -29,6 +29,9 @@ type Index struct {
 	limit *LimitError
 	// bounds is the work of measuring the expansion, for tests.
 	bounds bounder
+	// docs are the parsed documents, for checks that need the values
+	// (their tags and styles) and not only the positions.
+	docs []*yaml.Node
 }
 
 // Parse indexes content, the bytes of file: every document of it, later
@@ -56,6 +59,7 @@ func Parse(file string, content []byte) *Index {
 			return idx
 		}
 	}
+	idx.docs = docs
 	for _, doc := range docs {
 		idx.walk(doc, "", 0)
 	}
@@ -67,6 +71,10 @@ func Parse(file string, content []byte) *Index {
 // is within bounds. Such a file must not be given to compose-go, which
 // would expand it.
 func (x *Index) Limit() *LimitError { return x.limit }
+
+// Docs returns the documents of the file as parsed (go.yaml.in/yaml/v4,
+// the parser compose-go uses, so both read the same bytes alike).
+func (x *Index) Docs() []*yaml.Node { return x.docs }
 
 // Complete reports whether every key path of the file is indexed.
 func (x *Index) Complete() bool { return !x.partial }
@@ -200,11 +208,19 @@ func parent(p string) string {
 	return p[:i]
 }
 
+// Content returns the bytes of the file.
+func (x *Index) Content() []byte { return x.content }
+
+// lines splits s as YAML counts lines: at \n, \r\n and a lone \r.
+func lines(s string) []string {
+	return strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
+}
+
 // Column returns the 1-based column of the first occurrence of word on
 // line (1-based) of the file, else of its first non-blank character, else
 // 0.
 func (x *Index) Column(line int, word string) int {
-	lines := strings.Split(string(x.content), "\n")
+	lines := lines(string(x.content))
 	if line < 1 || line > len(lines) {
 		return 0
 	}
@@ -243,9 +259,8 @@ func (m *Map) Find(words ...string) ast.Pos {
 		for i := len(m.Files) - 1; i >= 0; i-- {
 			f := m.Files[i]
 			if j := strings.Index(string(f.content), w); j >= 0 {
-				before := f.content[:j]
-				line := strings.Count(string(before), "\n") + 1
-				col := j - strings.LastIndexByte(string(before), '\n')
+				ls := lines(string(f.content[:j]))
+				line, col := len(ls), len(ls[len(ls)-1])+1
 				return ast.Pos{File: f.File, Line: line, Col: col}
 			}
 		}

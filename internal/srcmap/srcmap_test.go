@@ -93,3 +93,23 @@ func TestListEntriesByName(t *testing.T) {
 		t.Errorf("Lookup = %v, want %v", got, want)
 	}
 }
+
+// A flow entry that starts with ":" (an IPv6 address) is valid YAML that
+// compose-go reads; the index must read it too, or every position of the
+// file is lost.
+func TestFlowEntryStartingWithColon(t *testing.T) {
+	t.Parallel()
+	for _, dns := range []string{"[::1]", "[::ffff:1.2.3.4]", "[1.1.1.1, ::1]"} {
+		t.Run(dns, func(t *testing.T) {
+			t.Parallel()
+			idx := Parse("c.yaml", []byte("services:\n  web:\n    dns: "+dns+"\n    ports: 80\n"))
+			if !idx.Complete() {
+				t.Errorf("index incomplete")
+			}
+			m := &Map{Files: []*Index{idx}}
+			if got, want := m.Lookup("services.web.ports"), (ast.Pos{File: "c.yaml", Line: 4, Col: 5}); got != want {
+				t.Errorf("Lookup = %v, want %v", got, want)
+			}
+		})
+	}
+}
