@@ -25,10 +25,10 @@ unit: fuzz-short
 # long run (FUZZTIME=1h make fuzz).
 FUZZTIME ?= 30m
 fuzz-short:
-	$(GO) test ./compiler -run XXX -fuzz FuzzCompile -fuzztime 20s
+	$(GO) test ./compiler/fuzz -run XXX -fuzz FuzzCompile -fuzztime 20s
 
 fuzz:
-	$(GO) test ./compiler -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/fuzz -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME)
 
 # update rewrites the golden files; read every changed line before committing.
 update:

@@ -140,8 +140,10 @@ func Load(ctx context.Context, opts LoadOptions) (*Loaded, diag.List, error) {
 		}
 	}
 
-	if pre := precheck(m, workDir, env); pre.HasErrors() {
-		return nil, append(diags, pre...), nil
+	pre := precheck(m, workDir, env)
+	diags = append(diags, pre...)
+	if pre.HasErrors() {
+		return nil, diags, nil
 	}
 
 	details := types.ConfigDetails{WorkingDir: workDir, ConfigFiles: cfgs, Environment: env}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -276,10 +277,43 @@ func (lw *lowerer) decodeExt(exts types.Extensions, path string, v any) bool {
 		err = dec.Decode(v)
 	}
 	if err != nil {
-		lw.diags.Errorf("x-tycho", lw.pos(path), path, "invalid x-tycho: %v", err).Note("see docs/mapping.md for the x-tycho fields")
+		at, msg := path, err.Error()
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if te.Field != "" {
+				at = path + "." + te.Field
+			}
+			msg = fmt.Sprintf("must be %s, not %s", kindWords(te.Type), te.Value)
+		} else if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			msg = "unknown field " + f
+		}
+		lw.diags.Errorf("x-tycho", lw.pos(at), at, "invalid x-tycho: %s", msg).Note("see docs/mapping.md for the x-tycho fields")
 		return false
 	}
 	return true
+}
+
+// kindWords names what a value of type t is, in a compose file's words.
+func kindWords(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another kind of value"
 }
 
 func (lw *lowerer) exposeMode(s, path string) ast.ExposeMode {

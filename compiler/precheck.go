@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/template"
 	"go.yaml.in/yaml/v4"
@@ -202,6 +204,14 @@ func (c *checker) scalars(n *yaml.Node, path string, depth int, ext bool) {
 			return
 		}
 		switch tag := n.ShortTag(); {
+		case tag == "!!timestamp" && !ext && stringified.MatchString(path):
+			// docker compose runs such a file: say what it makes of it
+			c.seen[n] = true
+			var t time.Time
+			if n.Decode(&t) == nil {
+				c.diags.Warnf("yaml-timestamp", c.pos(n), path, "%s is read by YAML as a date: the value is %q, as docker compose makes it", n.Value, t.String()).
+					Note("quote it (%q) to keep it as written", n.Value)
+			}
 		case tag == "!!timestamp" && !ext:
 			c.seen[n] = true
 			c.diags.Errorf("yaml-timestamp", c.pos(n), path, "%s is read by YAML as a date, not as text", n.Value).
@@ -216,6 +226,11 @@ func (c *checker) scalars(n *yaml.Node, path string, depth int, ext bool) {
 		}
 	}
 }
+
+// stringified are the mapping values that compose-go turns into text
+// whatever YAML read them as (a date becomes "2001-12-14 00:00:00 +0000
+// UTC"): there a date is docker's behaviour, not an error.
+var stringified = regexp.MustCompile(`^services\.[^.]+\.(environment|labels|annotations|deploy\.labels|build\.args|build\.labels)\.[^.]+$`)
 
 func join(path, key string) string {
 	if path == "" {

@@ -31,7 +31,7 @@ type Limits struct {
 
 // Defaults of Limits.
 const (
-	DefaultPerClient      = 16
+	DefaultPerClient      = 64
 	DefaultCompiles       = 4
 	DefaultCompileTimeout = 20 * time.Second
 )

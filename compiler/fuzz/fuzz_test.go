@@ -1,4 +1,7 @@
-package compiler_test
+// Package fuzz holds FuzzCompile apart from the compiler's other tests, so
+// that the fuzz binary instruments only what Compile runs (not the CLI and
+// client-go the golden tests import): a cold fuzz build stays short.
+package fuzz
 
 import (
 	"context"
@@ -19,6 +22,9 @@ import (
 // engine's timeout, whatever the size).
 const fuzzMaxInput = 64 << 10
 
+// corpusDir is the public compose corpus beside the repository.
+var corpusDir = filepath.Join("..", "..", "..", "shared", "corpus")
+
 // fileLevelCodes are the error codes that are about a whole file, not a
 // place in it, and so may have no line (documented in docs/fuzzing.md).
 var fileLevelCodes = map[string]bool{}
@@ -35,9 +41,9 @@ var internals = []string{
 // free of library internals. Seeds: the compose files of the golden
 // cases and of the public corpus (when present).
 //
-//	go test ./compiler -run XXX -fuzz FuzzCompile -fuzztime 30s
+//	go test ./compiler/fuzz -run XXX -fuzz FuzzCompile -fuzztime 30s
 func FuzzCompile(f *testing.F) {
-	goldens, _ := filepath.Glob("../testdata/compile/*.txtar")
+	goldens, _ := filepath.Glob("../../testdata/compile/*.txtar")
 	for _, p := range goldens {
 		a, err := txtar.ParseFile(p)
 		if err != nil {
