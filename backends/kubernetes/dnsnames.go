@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/tychoctl/tycho/ast"
 )
@@ -162,21 +161,7 @@ func (g *gen) headless(name string, labels, selector map[string]string, ports []
 // sharedPorts are the container ports of every holder of d, one per
 // (port, protocol), the first holder's name winning.
 func (g *gen) sharedPorts(d *dnsName) []corev1.ServicePort {
-	var out []corev1.ServicePort
-	seen := map[portKey]bool{}
-	for _, s := range d.holders {
-		for _, p := range s.Ports {
-			key := portKey{p.Target, p.Protocol}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			out = append(out, corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Target), Port: int32(p.Target),
-				TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol), AppProtocol: appProtocol(p)})
-		}
-	}
-	uniquePortNames(out)
-	return out
+	return containerPorts(d.holders...)
 }
 
 // unreachableHolders warns when network policy keeps services that

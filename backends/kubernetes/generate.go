@@ -458,19 +458,24 @@ type portKey struct {
 
 // servicePorts are the container ports of s, one per (port, protocol).
 func servicePorts(s *ast.Service) []corev1.ServicePort {
-	if len(s.Ports) == 0 {
-		return nil
-	}
+	return containerPorts(s)
+}
+
+// containerPorts are the container ports of services, one per (port,
+// protocol), the first one's name winning; nil when they declare none.
+func containerPorts(services ...*ast.Service) []corev1.ServicePort {
+	var out []corev1.ServicePort
 	seen := map[portKey]bool{}
-	out := make([]corev1.ServicePort, 0, len(s.Ports))
-	for _, p := range s.Ports {
-		key := portKey{p.Target, p.Protocol}
-		if seen[key] {
-			continue
+	for _, s := range services {
+		for _, p := range s.Ports {
+			key := portKey{p.Target, p.Protocol}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out = append(out, corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Target), Port: int32(p.Target),
+				TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol), AppProtocol: appProtocol(p)})
 		}
-		seen[key] = true
-		out = append(out, corev1.ServicePort{Name: portName(p.Name, string(p.Protocol), p.Target), Port: int32(p.Target),
-			TargetPort: intstr.FromInt32(int32(p.Target)), Protocol: proto(p.Protocol), AppProtocol: appProtocol(p)})
 	}
 	uniquePortNames(out)
 	return out
