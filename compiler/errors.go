@@ -66,7 +66,7 @@ func loadErrors(err error, m *srcmap.Map, names map[string]string) diag.List {
 		}
 		out = append(out, loadError(e, m, names))
 	}
-	return out
+	return allUnknownServiceKeys(out, m)
 }
 
 // loadError turns a compose-go error into a diagnostic; names maps the
