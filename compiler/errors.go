@@ -34,7 +34,7 @@ var (
 	// mapstructure: 'services[web].ports[0].target' cannot parse ...
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
 	// go-connections' port parser, as compose-go calls it
-	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address):\s*(.*)$`)
+	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address):?\s*(.*?)(?: address .*)?$`)
 	rePortRange    = regexp.MustCompile(`^Invalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
 	reVolume       = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
 	reCircular     = regexp.MustCompile(`(?:^|\s)(?:extends )?(\S+) in \S+`)

@@ -393,9 +393,15 @@ func (c *checker) envFiles(path string, n *yaml.Node) {
 			c.checkPath(p, it, serviceEnvFile)
 		}
 		for _, k := range c.entries(it) {
-			if k.key.Value == "path" {
-				c.checkPath(p+".path", k.val, serviceEnvFile)
+			if k.key.Value != "path" {
+				continue
 			}
+			if !isString(k.val) && !c.seen[deref(k.val)] {
+				// compose-go casts it to a string without checking
+				c.errorf("wrong-type", valueNode(k), p+".path", "path must be a file path, written as a string")
+				continue
+			}
+			c.checkPath(p+".path", k.val, serviceEnvFile)
 		}
 	}
 }
