@@ -35,6 +35,7 @@ var (
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
 	// go-connections' port parser, as compose-go calls it
 	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address):?\s*(.*?)(?: address .*)?$`)
+	reMountField   = regexp.MustCompile(`^invalid mount config for type "([a-z]+)": field (\w+) must not be empty$`)
 	rePortRange    = regexp.MustCompile(`^Invalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
 	reVolume       = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
 	reCircular     = regexp.MustCompile(`(?:^|\s)(?:extends )?(\S+) in \S+`)
@@ -265,6 +266,13 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		d.Code = "volume-spec"
 		d.Msg = "empty volume: write source:target or a target path"
 		d.Path, d.Pos = findValue(m, volumesPath, func(v string) bool { return strings.TrimSpace(v) == "" }, d.Pos)
+		return d
+	case reMountField.MatchString(msg):
+		// a long-syntax volume without a field its type needs
+		sm := reMountField.FindStringSubmatch(msg)
+		d.Code = "volume-spec"
+		d.Msg = fmt.Sprintf("a %s mount needs a %s", sm[1], strings.ToLower(sm[2]))
+		d.Path, d.Pos = findValue(m, append(volumesPath, "type"), func(v string) bool { return v == sm[1] }, d.Pos)
 		return d
 	case reVolume.MatchString(msg):
 		sm := reVolume.FindStringSubmatch(msg)
