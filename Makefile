@@ -25,7 +25,7 @@ unit: fuzz-short
 # long run (FUZZTIME=1h make fuzz).
 FUZZTIME ?= 30m
 fuzz-short:
-	$(GO) test ./compiler/fuzz -run XXX -fuzz FuzzCompile -fuzztime 20s
+	$(GO) test ./compiler/fuzz -run XXX -fuzz FuzzCompile -fuzztime 10s
 
 fuzz:
 	$(GO) test ./compiler/fuzz -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME)

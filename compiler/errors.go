@@ -206,7 +206,7 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		d.Msg = "the file must be a mapping of keys (services:, networks:, …)"
 		d.Pos = rootPos(m, d.Pos)
 		return d
-	case strings.Contains(msg, "control characters are not allowed") || strings.Contains(msg, "UTF-8"):
+	case strings.Contains(msg, "control characters are not allowed") || strings.Contains(msg, "UTF-8") || strings.Contains(msg, "invalid Unicode character"):
 		d.Code = "invalid-character"
 		d.Pos, d.Msg = badByte(m, d.Pos)
 		return d
