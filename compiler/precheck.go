@@ -432,7 +432,12 @@ func (k fileKind) limit() (int64, string) {
 // file checks the file that n names, as compose-go will resolve it.
 func (c *checker) checkPath(path string, n *yaml.Node, kind fileKind) {
 	v := deref(n)
-	if !isString(v) || v.Value == "" {
+	if v != nil && v.Kind == yaml.ScalarNode && !isNull(v) && strings.TrimSpace(v.Value) == "" {
+		// the loader would read the directory it resolves against
+		c.errorf("wrong-type", v, path, "the file path is empty")
+		return
+	}
+	if !isString(v) {
 		return
 	}
 	name, err := template.Substitute(v.Value, func(k string) (string, bool) {
