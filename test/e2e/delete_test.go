@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tychoctl/tycho/api"
-	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/client"
 	"github.com/tychoctl/tycho/executor"
 	"github.com/tychoctl/tycho/server"
@@ -33,32 +31,13 @@ const deleteTimeout = 3 * time.Minute
 // Cluster.
 func deleteServer(t *testing.T, cfg *rest.Config) (*client.Client, *server.Cluster) {
 	t.Helper()
-	if cfg == nil {
-		cfg = shared(t).RESTConfig()
-	}
-	cfg.QPS, cfg.Burst = 100, 200
-	ec, err := executor.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &server.Cluster{Client: ec, PollInterval: 250 * time.Millisecond, FinishTimeout: 10 * time.Minute}
-	s, err := server.New(server.Options{
-		Systems:       cl,
-		Tokens:        []string{apiToken},
-		Compile:       server.CompileOptions{Expose: ast.ExposeNodePort},
-		StartTimeout:  deleteTimeout,
-		DeleteTimeout: deleteTimeout,
+	var cl *server.Cluster
+	c, _ := apiServerWith(t, cfg, func(o *server.Options) {
+		cl = o.Systems.(*server.Cluster)
+		cl.FinishTimeout = 10 * time.Minute
+		o.StartTimeout, o.DeleteTimeout = deleteTimeout, deleteTimeout
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(validatingHandler(t, s))
-	t.Cleanup(ts.Close)
 	t.Cleanup(cl.Wait)
-	c, err := client.New(ts.URL, client.WithToken(apiToken))
-	if err != nil {
-		t.Fatal(err)
-	}
 	return c, cl
 }
 
