@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tychoctl/tycho/ast"
+	"github.com/tychoctl/tycho/backends"
+	"github.com/tychoctl/tycho/backends/formats"
 	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/compiler"
 	"github.com/tychoctl/tycho/diag"
@@ -130,10 +132,13 @@ func (f *compileFlags) printDiags(streams Streams, d diag.List) error {
 }
 
 type compileCmd struct {
-	flags  compileFlags
-	output string
-	outDir string
-	guid   string
+	flags      compileFlags
+	output     string
+	format     string
+	outDir     string
+	guid       string
+	version    string
+	appVersion string
 }
 
 // NewCompileCommand builds `tycho compile`.
@@ -155,8 +160,11 @@ usage errors.`,
 		},
 	}
 	c.flags.register(cmd.Flags())
-	cmd.Flags().StringVarP(&c.output, "output", "o", "yaml", "output format: yaml or json (a v1 List)")
-	cmd.Flags().StringVar(&c.outDir, "out-dir", "", "write one file per object (<kind>-<name>.yaml) into this directory, replacing it atomically")
+	cmd.Flags().StringVarP(&c.output, "output", "o", "yaml", "encoding of the manifests: yaml or json (a v1 List)")
+	cmd.Flags().StringVar(&c.format, "format", formats.Names()[0], "what to write: "+strings.Join(formats.Names(), ", ")+" (all but manifests need --out-dir)")
+	cmd.Flags().StringVar(&c.outDir, "out-dir", "", "write the format's files into this directory (manifests: one file per object, <kind>-<name>.yaml), replacing it atomically")
+	cmd.Flags().StringVar(&c.version, "chart-version", "0.1.0", "version of the package (a Helm chart's version)")
+	cmd.Flags().StringVar(&c.appVersion, "app-version", "", "version of the application in the package (a Helm chart's appVersion; default: the chart version)")
 	cmd.Flags().StringVar(&c.guid, "guid", "", "label the objects with this system GUID (32 hex characters)")
 	return cmd
 }
@@ -165,9 +173,17 @@ func (c *compileCmd) run(ctx context.Context, streams Streams, deps Deps) error 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	format := kubernetes.Format(c.output)
-	if format != kubernetes.YAML && format != kubernetes.JSON {
+	enc := kubernetes.Format(c.output)
+	if enc != kubernetes.YAML && enc != kubernetes.JSON {
 		return usageError("-o must be yaml or json, not %q", c.output)
+	}
+	format, err := formats.Lookup(c.format)
+	if err != nil {
+		return usageError("--format: %v", err)
+	}
+	printer, prints := format.(backends.Printer)
+	if c.outDir == "" && !prints {
+		return usageError("--format %s writes a directory: give --out-dir", c.format)
 	}
 	opts, err := c.flags.options(deps, streams, c.guid)
 	if err != nil {
@@ -183,20 +199,12 @@ func (c *compileCmd) run(ctx context.Context, streams Streams, deps Deps) error 
 	if res.Diags.HasErrors() {
 		return errReported
 	}
+	in := backends.Input{System: res.System, Objects: res.Objects, Options: opts.Backend}
+	popts := backends.Options{Encoding: enc, Version: c.version, AppVersion: c.appVersion}
 	if c.outDir != "" {
-		files := make([]atomicdir.File, 0, len(res.Objects))
-		seen := map[string]bool{}
-		for _, o := range res.Objects {
-			b, err := kubernetes.Marshal(o, format)
-			if err != nil {
-				return &ExitError{Code: 1, Err: err}
-			}
-			name := fmt.Sprintf("%s-%s.%s", strings.ToLower(o.GetObjectKind().GroupVersionKind().Kind), o.GetName(), format)
-			if seen[name] {
-				return &ExitError{Code: 1, Err: fmt.Errorf("two objects would be written to %s", name)}
-			}
-			seen[name] = true
-			files = append(files, atomicdir.File{Name: name, Data: b})
+		files, err := format.Files(in, popts)
+		if err != nil {
+			return &ExitError{Code: 1, Err: err}
 		}
 		if err := atomicdir.Write(c.outDir, files); err != nil {
 			return &ExitError{Code: 1, Err: err}
@@ -204,7 +212,7 @@ func (c *compileCmd) run(ctx context.Context, streams Streams, deps Deps) error 
 		return nil
 	}
 	var buf bytes.Buffer
-	if err := kubernetes.Print(&buf, res.Objects, format); err != nil {
+	if err := printer.Print(&buf, in, popts); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
 	_, err = streams.Out.Write(buf.Bytes())

@@ -6,13 +6,14 @@ package atomicdir
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
 // File is a file to write.
 type File struct {
-	Name string // base name, no separators
+	Name string // slash-separated path inside the directory: no "..", not absolute
 	Data []byte
 }
 
@@ -40,10 +41,14 @@ func Write(dir string, files []File) (err error) {
 		return err
 	}
 	for _, f := range files {
-		if f.Name == "" || filepath.Base(f.Name) != f.Name || f.Name == "." || f.Name == ".." {
+		if !fs.ValidPath(f.Name) || f.Name == "." {
 			return fmt.Errorf("invalid file name %q", f.Name)
 		}
-		if err := os.WriteFile(filepath.Join(tmp, f.Name), f.Data, 0o644); err != nil {
+		path := filepath.Join(tmp, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", f.Name, err)
+		}
+		if err := os.WriteFile(path, f.Data, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", f.Name, err)
 		}
 	}

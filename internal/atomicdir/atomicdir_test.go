@@ -46,3 +46,24 @@ func TestWriteFailureLeavesOld(t *testing.T) {
 		t.Errorf("temporary directories left behind: %v", siblings)
 	}
 }
+
+func TestWriteNested(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "chart")
+	files := []File{{Name: "Chart.yaml", Data: []byte("c")}, {Name: "templates/web/deployment.yaml", Data: []byte("d")}}
+	if err := Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "templates", "web", "deployment.yaml"))
+	if err != nil || string(b) != "d" {
+		t.Errorf("nested file: %q, %v", b, err)
+	}
+	for _, bad := range []string{"/abs.yaml", "a/../../b.yaml", "a//b.yaml", ".", ""} {
+		if err := Write(dir, []File{{Name: bad}}); err == nil {
+			t.Errorf("Write(%q) succeeded", bad)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "Chart.yaml")); string(b) != "c" {
+		t.Errorf("a failed Write changed the directory: %q", b)
+	}
+}
