@@ -7,12 +7,14 @@ import (
 	"strings"
 
 	"github.com/tychoctl/tycho/backends"
+	"github.com/tychoctl/tycho/backends/kustomize"
 	"github.com/tychoctl/tycho/backends/manifests"
 )
 
 // All are the formats, the default first.
 var All = []backends.Format{
 	manifests.Format{},
+	kustomize.Format{},
 }
 
 // Names are the formats' names, the default first.
