@@ -3,7 +3,6 @@ package kustomize_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/backends"
-	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/backends/kustomize"
 	"github.com/tychoctl/tycho/compiler"
 	"github.com/tychoctl/tycho/policy"
@@ -96,19 +94,7 @@ func TestCorpus(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					want := make([]object, 0, len(res.Objects))
-					for _, o := range res.Objects {
-						b, err := kubernetes.Marshal(o, kubernetes.JSON)
-						if err != nil {
-							t.Fatal(err)
-						}
-						var m object
-						if err := json.Unmarshal(b, &m); err != nil {
-							t.Fatal(err)
-						}
-						want = append(want, m)
-					}
-					checkKustomize(t, fs, "/k", want)
+					checkKustomize(t, fs, "/k", decodeObjects(t, res.Objects))
 					built.Add(1)
 				})
 			}
