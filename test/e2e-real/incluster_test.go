@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,8 +119,13 @@ func TestInClusterAPI(t *testing.T) {
 	if err := os.MkdirAll(overlay, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// kustomize takes no absolute paths of resources.
+	base, err := filepath.Rel(overlay, filepath.Join(root, "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"),
-		fmt.Appendf(nil, inClusterOverlay, filepath.Join(root, "deploy"), token), 0o600); err != nil {
+		fmt.Appendf(nil, inClusterOverlay, base, token), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	manifests := filepath.Join(dir, "deploy.yaml")
@@ -148,6 +154,12 @@ func TestInClusterAPI(t *testing.T) {
 		t.Fatalf("Service %s has no node port: %+v", client.ServiceName, svc.Spec.Ports)
 	}
 	url := "http://" + net.JoinHostPort(realnode.NodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort)))
+	start = time.Now()
+	if err := waitHTTP(ctx, url+"/healthz", time.Minute); err != nil {
+		out, _ := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
+		t.Fatalf("the API at the node port: %v\nkube-proxy's rules:\n%s", err, grepLines(string(out), "tycho-api"))
+	}
+	t.Logf("API answers at %s after %s", url, since(start))
 	c, err := client.New(url, client.WithToken(token))
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +213,11 @@ func TestInClusterAPI(t *testing.T) {
 	}
 	if left := leftovers(ctx, kube, started.SID, started.Namespace); len(left) > 0 {
 		t.Errorf("left after the delete: %s", strings.Join(left, ", "))
+	}
+	// deploy/'s ClusterRole was enough for everything the API did,
+	// including what it does at start-up (resuming deletions).
+	if logs := apiLogs(pod.Name); strings.Contains(logs, "forbidden") {
+		t.Errorf("the API was refused something by RBAC:\n%s", logs)
 	}
 }
 
@@ -318,11 +335,46 @@ func describePods(pods []corev1.Pod) string {
 func apiLogs(pod string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", kc.Kubeconfig, "-n", apiNamespace, "logs", pod, "--tail=50").CombinedOutput()
+	out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", kc.Kubeconfig, "-n", apiNamespace, "logs", pod, "--tail=200").CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("%v: %s", err, out)
 	}
 	return string(out)
+}
+
+// waitHTTP waits until url answers 200.
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func randomHex(t *testing.T) string {
