@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -183,12 +184,26 @@ func Write(path string, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := lp.AppendImage(img,
-		layout.WithPlatform(v1.Platform{OS: cf.OS, Architecture: cf.Architecture}),
-		layout.WithAnnotations(map[string]string{
+	// AppendImage would describe the image with an artifactType, which
+	// the image spec reserves for artifacts; the descriptor is written
+	// by hand instead.
+	if err := lp.WriteImage(img); err != nil {
+		return Result{}, fmt.Errorf("writing the image layout: %w", err)
+	}
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := lp.AppendDescriptor(v1.Descriptor{
+		MediaType: desc.MediaType,
+		Size:      desc.Size,
+		Digest:    desc.Digest,
+		Platform:  &v1.Platform{OS: cf.OS, Architecture: cf.Architecture},
+		Annotations: map[string]string{
 			"io.containerd.image.name":          o.Ref,
 			"org.opencontainers.image.ref.name": o.Ref,
-		})); err != nil {
+		},
+	}); err != nil {
 		return Result{}, fmt.Errorf("writing the image layout: %w", err)
 	}
 	tmp := filepath.Join(dir, "image.tar")

@@ -224,6 +224,9 @@ func readArchive(t *testing.T, archive, ref string) v1.Image {
 			t.Errorf("index annotation %s = %q, want %q", k, d.Annotations[k], ref)
 		}
 	}
+	if d.MediaType != "application/vnd.oci.image.manifest.v1+json" || d.ArtifactType != "" {
+		t.Errorf("index entry: media type %s, artifact type %q; want an OCI image manifest, no artifact type", d.MediaType, d.ArtifactType)
+	}
 	if d.Platform == nil || d.Platform.OS != "linux" || d.Platform.Architecture != runtime.GOARCH {
 		t.Errorf("index platform %+v, want linux/%s", d.Platform, runtime.GOARCH)
 	}
