@@ -4,13 +4,23 @@
 GO        ?= go
 BIN       := bin/tycho
 PKGS      := ./...
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+IMAGE     ?= bin/tycho-image.tar
+IMAGE_REF ?= ghcr.io/tychoctl/tycho:latest
 
-.PHONY: all build test unit fuzz-short fuzz update lint fmt verify bench clean
+.PHONY: all build image test unit fuzz-short fuzz update lint fmt verify bench clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/tycho
+
+# image writes Tycho's container image as an OCI archive, without a
+# container engine (internal/image): the static binary on a distroless-style
+# non-root base. Load it with `ctr -n k8s.io images import $(IMAGE)`, or push
+# it with `crane push $(IMAGE) REF` / `skopeo copy oci-archive:$(IMAGE) ...`.
+image:
+	$(GO) run ./internal/tools/image -o $(IMAGE) -ref $(IMAGE_REF) -version $(VERSION)
 
 # test runs everything CI runs: unit and golden tests, then the end-to-end
 # tests against a real control plane (built once into the user cache).

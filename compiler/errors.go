@@ -33,10 +33,11 @@ var (
 	reDuplicate   = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined at line (\d+)`)
 	// mapstructure: 'services[web].ports[0].target' cannot parse ...
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
-	// go-connections' port parser, as compose-go calls it
-	rePort         = regexp.MustCompile(`^Invalid (containerPort|hostPort|proto|ip address):?\s*(.*?)(?: address .*)?$`)
+	// go-connections' port parser, as compose-go calls it (capitalised
+	// before v0.6.0)
+	rePort         = regexp.MustCompile(`^[Ii]nvalid (containerPort|hostPort|proto|(?i:ip address)):?\s*(.*?)(?: address .*)?$`)
 	reMountField   = regexp.MustCompile(`^invalid mount config for type "([a-z]+)": field (\w+) must not be empty$`)
-	rePortRange    = regexp.MustCompile(`^Invalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
+	rePortRange    = regexp.MustCompile(`^[Ii]nvalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
 	reVolume       = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
 	reCircular     = regexp.MustCompile(`(?:^|\s)(?:extends )?(\S+) in \S+`)
 	reFirstWord    = regexp.MustCompile(`^\s*([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*) (must|additional|is|does)\b`)
@@ -238,7 +239,7 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 		return d
 	case rePort.MatchString(msg):
 		sm := rePort.FindStringSubmatch(msg)
-		what := map[string]string{"containerPort": "container port", "hostPort": "published port", "proto": "protocol", "ip address": "host IP address"}[sm[1]]
+		what := map[string]string{"containerPort": "container port", "hostPort": "published port", "proto": "protocol", "ip address": "host IP address"}[strings.Replace(sm[1], "IP", "ip", 1)]
 		d.Code = "port-spec"
 		d.Msg = "invalid " + what + " " + strconv.Quote(sm[2])
 		d.Path, d.Pos = findValue(m, portsPath, func(v string) bool {
@@ -248,8 +249,8 @@ func loadError1(err error, m *srcmap.Map, names map[string]string) diag.Diagnost
 			return strings.Contains(v, sm[2])
 		}, d.Pos)
 		return d
-	case strings.HasPrefix(msg, "No port specified: "):
-		v := strings.TrimPrefix(msg, "No port specified: ")
+	case strings.HasPrefix(msg, "No port specified: ") || strings.HasPrefix(msg, "no port specified: "):
+		v := msg[len("no port specified: "):]
 		d.Code = "port-spec"
 		d.Msg = "no container port given"
 		d.Path, d.Pos = findValue(m, portsPath, func(s string) bool {

@@ -115,6 +115,7 @@ type Node struct {
 	reaperIn  io.WriteCloser
 	sigCancel func()
 	logf      func(string, ...any)
+	apiProxy  *apiProxy // ExposeAPIServer's
 }
 
 // Timing is the duration of one start-up step.

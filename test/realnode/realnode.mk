@@ -6,7 +6,9 @@
 #   make e2e-real      install the Debian packages the node needs, then run
 #                      test/e2e-real: compose systems compiled by tycho on a
 #                      real node (containerd, kubelet, kube-proxy, CoreDNS,
-#                      kube-router) attached to the harness control plane.
+#                      kube-router) attached to the harness control plane,
+#                      and Tycho's own image (internal/image, as make image
+#                      builds it) run with deploy/ and driven through its API.
 #                      Needs root; Linux only. Without TYCHO_E2E_REAL=1
 #                      (which this target sets) those tests skip, so that
 #                      `make e2e` (go test ./test/...) does not start a node.

@@ -140,6 +140,9 @@ func (n *Node) stop() error {
 	}
 	if n.client != nil {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := n.unexposeAPIServer(actx); err != nil && !isUnreachable(err) {
+			errs = append(errs, err)
+		}
 		if err := n.deleteDNSService(actx); err != nil && !isUnreachable(err) {
 			errs = append(errs, err)
 		}
