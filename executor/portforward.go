@@ -238,10 +238,8 @@ func Forward(ctx context.Context, c *Client, opts ForwardOptions) error {
 	if len(opts.Addresses) == 0 {
 		opts.Addresses = []string{"localhost"}
 	}
-	for _, a := range opts.Addresses {
-		if a != "localhost" && net.ParseIP(a) == nil {
-			return fmt.Errorf("address %q: want an IP address or localhost", a)
-		}
+	if err := ValidateAddresses(opts.Addresses); err != nil {
+		return err
 	}
 	if opts.Retry <= 0 {
 		opts.Retry = time.Second
@@ -288,6 +286,17 @@ func Forward(ctx context.Context, c *Client, opts ForwardOptions) error {
 		}
 	}
 	return fmt.Errorf("system %s: %w: no local port could be listened on", opts.GUID, ErrNothingForwarded)
+}
+
+// ValidateAddresses checks local addresses for Forward: IP addresses or
+// localhost.
+func ValidateAddresses(addrs []string) error {
+	for _, a := range addrs {
+		if a != "localhost" && net.ParseIP(a) == nil {
+			return fmt.Errorf("address %q: want an IP address or localhost", a)
+		}
+	}
+	return nil
 }
 
 // forwarder forwards the ports of one system.
