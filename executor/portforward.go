@@ -19,12 +19,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/klog/v2"
+	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/tychoctl/tycho/backends/kubernetes"
 )
@@ -424,7 +424,7 @@ func (f *forwarder) port(ctx context.Context, dialer httpstream.Dialer, pod *cor
 			f.opts.Report(ForwardEvent{Kind: ForwardError, Port: p, Addresses: f.opts.Addresses, Remote: remote, Pod: pod.Name, Err: err})
 		}
 	}})
-	pf, err := portforward.NewOnAddressesWithContext(klog.NewContext(ctx, logger), dialer, f.opts.Addresses,
+	pf, err := portforward.NewOnAddressesForStreamingWithContext(klog.NewContext(ctx, logger), dialer, f.opts.Addresses,
 		[]string{fmt.Sprintf("%d:%d", p.Local, remote)}, ready, io.Discard, &errOut)
 	if err != nil {
 		return err
@@ -579,12 +579,12 @@ func (f *forwarder) apiDialer(pod *corev1.Pod) (httpstream.Dialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making the port-forward client: %w", err)
 	}
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	ws, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("making the port-forward client: %w", err)
 	}
-	return portforward.NewFallbackDialer(ws, dialer, shouldFallback), nil
+	return portforward.NewFallbackDialerForStreaming(ws, dialer, shouldFallback), nil
 }
 
 // containerPort is the number of p's target port in pod: the number, or
