@@ -93,6 +93,24 @@ func TestExecAndPortForward(t *testing.T) {
 		}
 	})
 
+	t.Run("TTY", func(t *testing.T) {
+		// script(1) gives tycho a terminal; -t gives the command one
+		scriptPath, err := exec.LookPath("script")
+		if err != nil {
+			t.Skip("no script(1) to make a terminal")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		line := fmt.Sprintf("%s --kubeconfig %s exec -it %s web -- /bin/sh -c 'test -t 0 && test -t 1 && echo tty:yes; exit 4'", tychoPath, kc.Kubeconfig, execFwdGUID)
+		cmd := exec.CommandContext(ctx, scriptPath, "-qec", line, "/dev/null")
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 4 || !strings.Contains(string(out), "tty:yes") {
+			t.Errorf("exec -it under a terminal: %v, output %q; want exit 4 and tty:yes", err, out)
+		}
+	})
+
 	t.Run("PortForward", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 		defer cancel()
