@@ -238,6 +238,8 @@ one is missing it creates nothing and prints the kubectl commands that
 create them, to run before up --guid GUID again.
 
 It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.
+With --forward it then forwards the published ports to localhost, as tycho
+port-forward does, until interrupted.
 
 With --server URL, up goes through Tycho's HTTP API (tycho api) instead of
 the cluster: it sends one compose file (several -f are refused: merge them

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -176,6 +177,9 @@ func (e ForwardEvent) String() string {
 	case ForwardUnsupported:
 		return fmt.Sprintf("%s: %d/%s: not forwarded: port-forward carries only TCP", e.Port.Service, e.Port.Local, strings.ToLower(string(e.Port.Protocol)))
 	case ForwardWaiting:
+		if e.Err != nil {
+			return fmt.Sprintf("%s: waiting for a ready pod (%v)", e.Port.Service, e.Err)
+		}
 		return fmt.Sprintf("%s: waiting for a ready pod", e.Port.Service)
 	case ForwardLost:
 		s := fmt.Sprintf("%s: lost pod %s; reconnecting", e.Port.Service, e.Pod)
@@ -324,6 +328,7 @@ func (f *forwarder) service(ctx context.Context, ports []PublishedPort) bool {
 	}
 	sel := labels.SelectorFromSet(ports[0].Selector).String()
 	waiting, connected := false, false
+	failures := 0 // connections in a row that served nothing
 	for ctx.Err() == nil && anyLive() {
 		pod, rv, err := f.readyPod(ctx, sel)
 		if err != nil || pod == nil {
@@ -338,15 +343,23 @@ func (f *forwarder) service(ctx context.Context, ports []PublishedPort) bool {
 			continue
 		}
 		waiting = false
-		lost := f.pod(ctx, pod, rv, sel, ports, live, connected)
-		connected = true
+		served, lost := f.pod(ctx, pod, rv, sel, ports, live, connected)
+		connected = connected || served
 		if ctx.Err() != nil {
 			break
 		}
 		if anyLive() {
 			f.opts.Report(ForwardEvent{Kind: ForwardLost, Port: PublishedPort{Service: ports[0].Service}, Pod: pod.Name, Err: lost})
 		}
-		sleep(ctx, f.opts.Retry)
+		// a connection that fails at once (no right to port-forward, a
+		// port name the pod lacks) is retried ever more slowly, up to 32
+		// times Retry
+		if served {
+			failures = 0
+		} else if failures < 5 {
+			failures++
+		}
+		sleep(ctx, f.opts.Retry<<failures)
 	}
 	return anyLive()
 }
@@ -354,14 +367,15 @@ func (f *forwarder) service(ctx context.Context, ports []PublishedPort) bool {
 // pod forwards the live ports to pod until it goes away, a connection
 // breaks, or ctx ends. A port that cannot be listened on is reported and
 // marked not live. It returns why the forwarding ended (nil: the pod
-// went away or ctx ended).
-func (f *forwarder) pod(ctx context.Context, pod *corev1.Pod, rv, sel string, ports []PublishedPort, live []bool, reconnect bool) error {
+// went away or ctx ended), and tells whether some port was forwarded.
+func (f *forwarder) pod(ctx context.Context, pod *corev1.Pod, rv, sel string, ports []PublishedPort, live []bool, reconnect bool) (served bool, lost error) {
 	podCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dialer, err := f.opts.dialer(pod)
 	if err != nil {
-		return err
+		return false, err
 	}
+	var forwarded atomic.Bool
 	var watching sync.WaitGroup
 	watching.Go(func() {
 		f.watchPod(podCtx, pod, rv, sel)
@@ -370,7 +384,6 @@ func (f *forwarder) pod(ctx context.Context, pod *corev1.Pod, rv, sel string, po
 	defer watching.Wait()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var lost error
 	for i, p := range ports {
 		if !live[i] {
 			continue
@@ -381,7 +394,7 @@ func (f *forwarder) pod(ctx context.Context, pod *corev1.Pod, rv, sel string, po
 			continue
 		}
 		wg.Go(func() {
-			err := f.port(podCtx, dialer, pod, p, remote, reconnect)
+			err := f.port(podCtx, dialer, pod, p, remote, reconnect, &forwarded)
 			var le *listenError
 			switch {
 			case podCtx.Err() != nil:
@@ -405,7 +418,7 @@ func (f *forwarder) pod(ctx context.Context, pod *corev1.Pod, rv, sel string, po
 	if errors.Is(lost, portforward.ErrLostConnectionToPod) {
 		lost = nil
 	}
-	return lost
+	return forwarded.Load(), lost
 }
 
 // listenError is a local port that could not be listened on.
@@ -413,8 +426,9 @@ type listenError struct{ err error }
 
 func (e *listenError) Error() string { return e.err.Error() }
 
-// port forwards one port to pod until ctx ends or the connection ends.
-func (f *forwarder) port(ctx context.Context, dialer httpstream.Dialer, pod *corev1.Pod, p PublishedPort, remote int32, reconnect bool) error {
+// port forwards one port to pod until ctx ends or the connection ends;
+// it sets served once the port is forwarded.
+func (f *forwarder) port(ctx context.Context, dialer httpstream.Dialer, pod *corev1.Pod, p PublishedPort, remote int32, reconnect bool, served *atomic.Bool) error {
 	var errOut syncBuffer
 	ready := make(chan struct{})
 	// client-go's errors go to the report (those of connections in the
@@ -430,15 +444,18 @@ func (f *forwarder) port(ctx context.Context, dialer httpstream.Dialer, pod *cor
 		return err
 	}
 	done := make(chan struct{})
-	go func() {
+	var reporting sync.WaitGroup
+	reporting.Go(func() {
 		select {
 		case <-ready:
+			served.Store(true)
 			f.opts.Report(ForwardEvent{Kind: ForwardReady, Port: p, Addresses: f.opts.Addresses, Remote: remote, Pod: pod.Name, Reconnected: reconnect})
 		case <-done:
 		}
-	}()
+	})
 	err = pf.ForwardPorts()
 	close(done)
+	reporting.Wait()
 	if err != nil && strings.Contains(errOut.String(), "Unable to listen on port") {
 		return &listenError{err: listenReason(errOut.String())}
 	}

@@ -437,3 +437,42 @@ func TestForwardNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardDialFails: a pod that cannot be reached is reported and
+// tried again until it can.
+func TestForwardDialFails(t *testing.T) {
+	t.Parallel()
+	local := freePort(t)
+	c := testClient(testPod("web-a", "web", 0, "web"), publishedService("web", corev1.ServiceTypeLoadBalancer, tcp(local, 80)))
+	pods := &fakePods{}
+	var mu sync.Mutex
+	dials := 0
+	dialer := func(pod *corev1.Pod) (httpstream.Dialer, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if dials++; dials <= 2 {
+			return dialFunc(func() (httpstream.Connection, string, error) {
+				return nil, "", errors.New("unable to upgrade connection: Forbidden")
+			}), nil
+		}
+		return pods.dialer(pod)
+	}
+	ev := &events{ch: make(chan ForwardEvent, 16)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = Forward(ctx, c, ForwardOptions{GUID: testGUID, Addresses: []string{"127.0.0.1"}, Report: ev.report,
+			Retry: 10 * time.Millisecond, dialer: dialer})
+	}()
+	for range 2 {
+		if e := ev.next(t, ForwardLost); !strings.Contains(e.String(), "web: lost pod web-a (error upgrading connection: unable to upgrade connection: Forbidden); reconnecting") {
+			t.Errorf("event %q", e)
+		}
+	}
+	if e := ev.next(t, ForwardReady); e.Reconnected {
+		t.Errorf("the first forward %q says reconnected", e)
+	}
+	if got, err := get(local); err != nil || got != "web-a:80" {
+		t.Fatalf("answer %q, %v; want web-a:80", got, err)
+	}
+}
