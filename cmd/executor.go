@@ -204,6 +204,8 @@ type upCmd struct {
 	keep         bool
 	pruneVolumes bool
 	output       string
+	// forward: forward the published ports after the start (--forward)
+	forward bool
 	// set are the command's flags, to tell which were given.
 	set *pflag.FlagSet
 }
@@ -236,6 +238,8 @@ one is missing it creates nothing and prints the kubectl commands that
 create them, to run before up --guid GUID again.
 
 It prints one row per published port: SYSTEM GUID IP_ADDRESS PORT.
+With --forward it then forwards the published ports to localhost, as tycho
+port-forward does, until interrupted.
 
 With --server URL, up goes through Tycho's HTTP API (tycho api) instead of
 the cluster: it sends one compose file (several -f are refused: merge them
@@ -265,6 +269,7 @@ wait, --timeout (when given) the whole call. The bearer token is read from
 	fs.BoolVar(&c.keep, "keep-on-failure", false, "keep what was created when up fails, for inspection")
 	fs.BoolVar(&c.pruneVolumes, "prune-volumes", false, "on an update, also delete the claims of volumes the compose file no longer has")
 	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
+	fs.BoolVar(&c.forward, "forward", false, "then forward the published ports to localhost until interrupted, as tycho port-forward")
 	c.remote.register(fs)
 	c.set = fs
 	return cmd
@@ -277,6 +282,9 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 	if remote, err := c.remote.use(c.set); err != nil || remote {
 		if err != nil {
 			return err
+		}
+		if c.forward {
+			return needsCluster("up --forward", c.remote, c.set)
 		}
 		return c.runRemote(ctx, streams, deps, env)
 	}
@@ -337,7 +345,10 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 	if err != nil {
 		return clusterError(fmt.Errorf("up: %w", err))
 	}
-	return c.print(streams.Out, sys)
+	if err := c.print(streams.Out, sys); err != nil || !c.forward {
+		return err
+	}
+	return c.forwardPorts(ctx, client, streams, sys)
 }
 
 // print writes the started system as -o asks.

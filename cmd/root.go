@@ -68,6 +68,8 @@ on a cluster tracked by a GUID.`,
 	root.AddCommand(NewUpCommand(streams, deps), NewStatusCommand(streams, deps), NewDownCommand(streams, deps))
 	root.AddCommand(NewAPICommand(streams, deps))
 	root.AddCommand(NewDiffCommand(streams, deps), NewLogsCommand(streams, deps), NewEventsCommand(streams, deps))
+	root.AddCommand(NewExecCommand(streams, deps))
+	root.AddCommand(NewPortForwardCommand(streams, deps))
 	return root
 }
 

@@ -23,6 +23,9 @@ type Client struct {
 	Dynamic dynamic.Interface
 	// Mapper maps kinds to resources; NewClient's comes from discovery.
 	Mapper meta.RESTMapper
+	// Config is the client configuration, for the streaming calls (exec,
+	// port-forward) that Kube cannot make; nil in tests with a fake.
+	Config *rest.Config
 }
 
 // NewClient builds a Client for cfg, with a RESTMapper backed by cached
@@ -40,7 +43,7 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the discovery client: %w", err)
 	}
-	return &Client{Kube: kube, Dynamic: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+	return &Client{Kube: kube, Dynamic: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), Config: cfg}, nil
 }
 
 // NewGUID makes a GUID as the original Tycho did: a version 4 UUID from r
