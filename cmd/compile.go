@@ -45,7 +45,7 @@ type compileFlags struct {
 // routeFlags are the settings of routed ports (--expose ingress|gateway).
 type routeFlags struct {
 	host, pathPrefix, class, gateway, tlsSecret, tlsIssuer, from string
-	strip                                                         optBool
+	strip                                                        optBool
 }
 
 // optBool is a boolean flag that remembers whether it was given.
