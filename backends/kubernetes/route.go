@@ -3,11 +3,13 @@ package kubernetes
 import (
 	"maps"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/tychoctl/tycho/ast"
@@ -81,6 +83,16 @@ func (g *gen) routes(s *ast.Service, sm *serviceMeta) {
 		}
 		if !g.claim(kind, name, "port "+strconv.Itoa(int(p.Published))+" of "+sm.what, p.Pos, sm.path+".ports") {
 			continue
+		}
+		for _, kv := range p.Route.Annotations {
+			// controllers read theirs under kubernetes.io subdomains
+			// (nginx.ingress.kubernetes.io/...): only Tycho's are refused
+			if owner := ReservedAnnotation(kv.Key); owner == OwnerTycho {
+				g.diags.Errorf("reserved-annotation", kv.Pos, sm.path+".x-tycho.route.annotations."+kv.Key, "annotation %s is %s", kv.Key, ownedBy(owner)).
+					Note("use a key of your own domain")
+			} else if why := validation.IsQualifiedName(kv.Key); len(why) > 0 {
+				g.diags.Errorf("annotation-key", kv.Pos, sm.path+".x-tycho.route.annotations."+kv.Key, "annotation key %q is invalid: %s", kv.Key, strings.Join(why, "; "))
+			}
 		}
 		meta := g.meta(name, sm.labels)
 		meta.Annotations = g.routeAnnotations(p.Route)
