@@ -94,7 +94,7 @@ func (r *routePortExt) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if p.Port == nil {
-		return errors.New("an entry of route.ports that is a mapping needs port:")
+		return errors.New("an entry of route.ports that is a mapping needs a port")
 	}
 	if len(p.Ports) > 0 {
 		return fmt.Errorf("json: unknown field \"ports\"")
