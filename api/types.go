@@ -48,6 +48,56 @@ type StartRequest struct {
 	// Wait makes the call return only when every workload is ready (or
 	// the server's start timeout passed, and the system was rolled back).
 	Wait bool `json:"wait,omitempty"`
+	// Route asks that the ports that speak HTTP be reached by URL,
+	// through the cluster's router (docs/routing.md): true with the
+	// server's settings, an object to choose the host or path, false for
+	// no routes. Omitted, the server's --expose decides. The URLs are in
+	// the result's endpoints.
+	Route *RouteRequest `json:"route,omitempty"`
+}
+
+// RouteRequest is the route a StartRequest asks for. Its templates know
+// {system}, {service}, {port} and {guid}.
+type RouteRequest struct {
+	// Off is true for "route": false.
+	Off bool `json:"-"`
+	// Host is the host name template, e.g. "{service}-{guid}.apps.example.com".
+	Host string `json:"host,omitempty"`
+	// PathPrefix is the path prefix template, e.g. "/{system}/{guid}/{service}/".
+	PathPrefix string `json:"path_prefix,omitempty"`
+	// StripPrefix removes the prefix before the request reaches the
+	// container.
+	StripPrefix *bool `json:"strip_prefix,omitempty"`
+}
+
+// UnmarshalJSON reads true, false or an object.
+func (r *RouteRequest) UnmarshalJSON(b []byte) error {
+	switch string(bytes.TrimSpace(b)) {
+	case "true":
+		*r = RouteRequest{}
+		return nil
+	case "false":
+		*r = RouteRequest{Off: true}
+		return nil
+	}
+	type plain RouteRequest
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	*r = RouteRequest(p)
+	return nil
+}
+
+// MarshalJSON writes false for Off, else the object.
+func (r RouteRequest) MarshalJSON() ([]byte, error) {
+	if r.Off {
+		return []byte("false"), nil
+	}
+	type plain RouteRequest
+	return json.Marshal(plain(r))
 }
 
 // YAMLSystem returns the System of a StartRequest that sends the compose
@@ -129,6 +179,11 @@ type Endpoint struct {
 	IPAddress string `json:"ip_address"`
 	Port      int32  `json:"port"`
 	Protocol  string `json:"protocol"`
+	// URL is the address of a routed port (Ingress or HTTPRoute):
+	// scheme, host and path, or only the path when any host matches and
+	// the router's address is unknown. IPAddress and Port are then the
+	// router's host ("-" when unknown) and 80 or 443.
+	URL string `json:"url,omitempty"`
 }
 
 // StatusRequest is the body of POST /system/status.

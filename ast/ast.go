@@ -254,7 +254,16 @@ const (
 	ExposeLoadBalancer ExposeMode = "loadbalancer"
 	ExposeNodePort     ExposeMode = "nodeport"
 	ExposeClusterIP    ExposeMode = "clusterip"
+	// ExposeIngress and ExposeGateway reach the ports that speak HTTP
+	// through the cluster's HTTP router (an Ingress rule or a Gateway API
+	// route, see Port.Route); the other published ports are load
+	// balanced.
+	ExposeIngress ExposeMode = "ingress"
+	ExposeGateway ExposeMode = "gateway"
 )
+
+// Routed reports whether m reaches HTTP ports through a router.
+func (m ExposeMode) Routed() bool { return m == ExposeIngress || m == ExposeGateway }
 
 // CIDR is an IP network written as a string ("10.0.0.0/8").
 type CIDR struct {
@@ -387,7 +396,10 @@ type Port struct {
 	Published uint16
 	// Declared by expose: (reachable inside only).
 	Exposed bool
-	Pos     Pos
+	// Route is where the published port is reached through the cluster's
+	// HTTP router; nil when it is not routed.
+	Route *Route
+	Pos   Pos
 }
 
 // Alias is another DNS name of a service (network alias, link alias or
@@ -649,6 +661,8 @@ type Peer struct {
 	Anywhere bool
 	// ClusterDNS is the cluster's DNS service.
 	ClusterDNS bool
+	// Pods are pods of the cluster outside the system (the HTTP router's).
+	Pods *PodSelector
 }
 
 // Flow allows traffic with a peer on some ports (all ports when empty).

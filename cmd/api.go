@@ -34,6 +34,7 @@ type apiCmd struct {
 	deleteTimeout   time.Duration
 	shutdownTimeout time.Duration
 	expose          string
+	route           routeFlags
 	security        string
 	network         string
 	storageClass    string
@@ -95,7 +96,8 @@ SIGTERM shuts the server down gracefully.`,
 	fs.DurationVar(&c.startTimeout, "start-timeout", 5*time.Minute, "how long a start that waits may wait before it rolls back")
 	fs.DurationVar(&c.deleteTimeout, "delete-timeout", 5*time.Minute, "how long a delete waits for the objects to be gone")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running requests may finish after SIGTERM")
-	fs.StringVar(&c.expose, "expose", "loadbalancer", "how published ports are reached: loadbalancer, nodeport or clusterip")
+	fs.StringVar(&c.expose, "expose", "loadbalancer", "how published ports are reached: loadbalancer, nodeport, clusterip, or ingress or gateway (HTTP ports routed; a request may also ask for routes)")
+	c.route.register(fs)
 	fs.StringVar(&c.security, "security", "baseline", "the most any system may need, the operator's ceiling: restricted, baseline or privileged (a request that needs more is refused)")
 	fs.StringVar(&c.network, "network-policy", "default", "network policy: default (compose networks), strict (declared ports only) or none")
 	fs.StringVar(&c.storageClass, "storage-class", "", "storage class of volumes (default: the cluster's)")
@@ -141,9 +143,13 @@ func (c *apiCmd) options(log *slog.Logger) (server.Options, error) {
 	var o server.Options
 	expose := ast.ExposeMode(strings.ToLower(c.expose))
 	switch expose {
-	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
+	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP, ast.ExposeIngress, ast.ExposeGateway:
 	default:
-		return o, usageError("--expose must be loadbalancer, nodeport or clusterip, not %q", c.expose)
+		return o, usageError("--expose must be loadbalancer, nodeport, clusterip, ingress or gateway, not %q", c.expose)
+	}
+	route, err := c.route.options()
+	if err != nil {
+		return o, err
 	}
 	switch c.security {
 	case "baseline", "restricted", "privileged":
@@ -198,7 +204,7 @@ func (c *apiCmd) options(log *slog.Logger) (server.Options, error) {
 	o.StartTimeout = c.startTimeout
 	o.DeleteTimeout = c.deleteTimeout
 	o.Compile = server.CompileOptions{Expose: expose, Security: c.security, NetworkPolicy: c.network,
-		VolumeSize: size, StorageClass: c.storageClass, Registry: c.registry}
+		VolumeSize: size, StorageClass: c.storageClass, Registry: c.registry, Route: route}
 	o.Resources = res
 	o.Log = log
 	o.Debug = c.debug

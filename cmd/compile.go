@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,74 @@ type compileFlags struct {
 	waitImage    string
 	kubectlImage string
 	secrets      string
+	route        routeFlags
+}
+
+// routeFlags are the settings of routed ports (--expose ingress|gateway).
+type routeFlags struct {
+	host, pathPrefix, class, gateway, tlsSecret, tlsIssuer, from string
+	strip                                                        optBool
+}
+
+// optBool is a boolean flag that remembers whether it was given.
+type optBool struct{ v *bool }
+
+func (o *optBool) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	o.v = &b
+	return nil
+}
+
+func (o *optBool) String() string {
+	if o.v == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*o.v)
+}
+
+func (o *optBool) Type() string { return "bool" }
+
+func (r *routeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&r.host, "host", "", "with --expose ingress|gateway: host name template of a routed port, e.g. '{service}.{system}.example.com' ({system}, {service}, {port}, {guid})")
+	fs.StringVar(&r.pathPrefix, "path-prefix", "", "with --expose ingress|gateway: path prefix template of a routed port (default: / with --host, else "+compiler.DefaultPathPrefix+")")
+	fs.Var(&r.strip, "strip-prefix", "remove the path prefix before the request reaches the container (HTTPRoute URLRewrite; an Ingress cannot)")
+	fs.Lookup("strip-prefix").NoOptDefVal = "true"
+	fs.StringVar(&r.class, "ingress-class", "", "ingressClassName of the Ingresses (default: the cluster's default class)")
+	fs.StringVar(&r.gateway, "gateway", "", "parent Gateway of the HTTPRoutes, [NAMESPACE/]NAME")
+	fs.StringVar(&r.tlsSecret, "tls-secret", "", "serve routed ports over TLS with the certificate in this Secret")
+	fs.StringVar(&r.tlsIssuer, "tls-issuer", "", "serve routed ports over TLS with a certificate from this cert-manager issuer, [Issuer/|ClusterIssuer/]NAME (needs --host)")
+	fs.StringVar(&r.from, "route-from", "", "the router's pods, which alone reach routed ports: namespace=NAME,pod=KEY=VALUE,... (default: any pod of the cluster)")
+}
+
+// options checks the route flags.
+func (r *routeFlags) options() (compiler.RouteOptions, error) {
+	o := compiler.RouteOptions{Host: r.host, PathPrefix: r.pathPrefix, StripPrefix: r.strip.v, Class: r.class,
+		Gateway: r.gateway, TLSSecret: r.tlsSecret, TLSIssuer: r.tlsIssuer, From: r.from}
+	if err := compiler.CheckTemplate(r.host); err != nil {
+		return o, usageError("--host: %v", err)
+	}
+	if err := compiler.CheckTemplate(r.pathPrefix); err != nil {
+		return o, usageError("--path-prefix: %v", err)
+	}
+	if r.gateway != "" {
+		if _, err := compiler.ParseGateway(r.gateway); err != nil {
+			return o, usageError("--gateway: %v", err)
+		}
+	}
+	if r.tlsIssuer != "" {
+		if _, _, err := compiler.ParseIssuer(r.tlsIssuer); err != nil {
+			return o, usageError("--tls-issuer: %v", err)
+		}
+	}
+	if r.from != "" {
+		if _, err := compiler.ParsePodSelector(r.from); err != nil {
+			return o, usageError("--route-from: %v", err)
+		}
+	}
+	return o, nil
 }
 
 func (f *compileFlags) register(fs *pflag.FlagSet) {
@@ -50,7 +119,8 @@ func (f *compileFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the objects")
 	fs.BoolVar(&f.createNS, "create-namespace", false, "also emit the Namespace (needs -n)")
 	fs.StringVar(&f.registry, "registry", "", "registry prefix for images that compose would build")
-	fs.StringVar(&f.expose, "expose", "", "how published ports are reached: loadbalancer, nodeport or clusterip (default: x-tycho.expose, else loadbalancer)")
+	fs.StringVar(&f.expose, "expose", "", "how published ports are reached: loadbalancer, nodeport, clusterip, or ingress or gateway (HTTP ports routed, the others load balanced) (default: x-tycho.expose, else loadbalancer)")
+	f.route.register(fs)
 	fs.StringVar(&f.bind, "bind", "copy", "bind mounts: copy (small files into ConfigMaps, else empty storage), hostpath, or volume")
 	fs.StringVar(&f.volumeSize, "volume-size", "1Gi", "default size of a volume")
 	fs.StringVar(&f.storageClass, "storage-class", "", "storage class of volumes (default: the cluster's)")
@@ -68,9 +138,13 @@ func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compile
 	var o compiler.Options
 	expose := ast.ExposeMode(strings.ToLower(f.expose))
 	switch expose {
-	case ast.ExposeDefault, ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
+	case ast.ExposeDefault, ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP, ast.ExposeIngress, ast.ExposeGateway:
 	default:
-		return o, usageError("--expose must be loadbalancer, nodeport or clusterip, not %q", f.expose)
+		return o, usageError("--expose must be loadbalancer, nodeport, clusterip, ingress or gateway, not %q", f.expose)
+	}
+	route, err := f.route.options()
+	if err != nil {
+		return o, err
 	}
 	bind := compiler.BindMode(f.bind)
 	switch bind {
@@ -111,7 +185,7 @@ func (f *compileFlags) options(deps Deps, streams Streams, guid string) (compile
 	}
 	o.Load = compiler.LoadOptions{Files: f.files, Stdin: streams.In, WorkDir: deps.WorkDir, Env: deps.Env,
 		EnvFiles: f.envFiles, ProjectName: f.projectName, Profiles: f.profiles}
-	o.Lower = compiler.LowerOptions{Registry: f.registry, Bind: bind, VolumeSize: size, StorageClass: f.storageClass, Expose: expose, Secrets: secrets}
+	o.Lower = compiler.LowerOptions{Registry: f.registry, Bind: bind, VolumeSize: size, StorageClass: f.storageClass, Expose: expose, Route: route, Secrets: secrets}
 	o.Policy.Network = f.network
 	o.Policy.Security = f.security
 	o.Policy.Disabled = f.disable

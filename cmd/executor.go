@@ -379,7 +379,11 @@ func writeUpTable(w io.Writer, sys *executor.System) error {
 		if e.Protocol != "" && e.Protocol != "TCP" {
 			port += "/" + strings.ToLower(e.Protocol)
 		}
-		fmt.Fprintf(&b, upRow, name, sys.GUID, e.IP, port)
+		addr := e.IP
+		if e.URL != "" {
+			addr = e.URL // a routed port: its URL says more than the router's address
+		}
+		fmt.Fprintf(&b, upRow, name, sys.GUID, addr, port)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -524,6 +528,9 @@ func writeStatusTable(w io.Writer, systems []executor.System, now time.Time) err
 			ep := fmt.Sprintf("%s:%d", e.IP, e.Port)
 			if e.Protocol != "" && e.Protocol != "TCP" {
 				ep += "/" + strings.ToLower(e.Protocol)
+			}
+			if e.URL != "" {
+				ep = e.URL
 			}
 			eps = append(eps, ep)
 		}

@@ -152,7 +152,7 @@ func TestUpCommand(t *testing.T) {
 			name:     "CompileError",
 			args:     []string{"up", "--expose", "nowhere"},
 			wantCode: 2,
-			wantErr:  []string{"--expose must be loadbalancer, nodeport or clusterip"},
+			wantErr:  []string{"--expose must be loadbalancer, nodeport, clusterip, ingress or gateway"},
 		},
 	}
 	for _, tt := range tests {

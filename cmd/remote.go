@@ -205,7 +205,7 @@ func systemOfStart(r *api.StartResult) executor.System {
 func endpointsOf(eps []api.Endpoint) []executor.Endpoint {
 	out := make([]executor.Endpoint, len(eps))
 	for i, e := range eps {
-		out[i] = executor.Endpoint{Service: e.Service, IP: e.IPAddress, Port: e.Port, Protocol: e.Protocol}
+		out[i] = executor.Endpoint{Service: e.Service, IP: e.IPAddress, Port: e.Port, Protocol: e.Protocol, URL: e.URL}
 	}
 	return out
 }

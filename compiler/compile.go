@@ -53,6 +53,7 @@ func Compile(ctx context.Context, opts Options) (*Result, error) {
 	}
 	lower := opts.Lower
 	lower.callerDir = opts.Load.WorkDir
+	lower.guid = opts.GUID
 	sys, diags := Lower(loaded, lower)
 	res.Diags = append(res.Diags, diags...)
 	sys.GUID = opts.GUID

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -101,6 +102,9 @@ func TestConnectivityGolden(t *testing.T) {
 type goldenFlags struct {
 	files, profiles, envFiles, disabled []string
 	project, network, outDir            string
+	// expose and routeFrom decide which ports are routed and who the
+	// router is
+	expose, routeFrom string
 }
 
 func parseGoldenFlags(args []string) (goldenFlags, error) {
@@ -114,6 +118,8 @@ func parseGoldenFlags(args []string) (goldenFlags, error) {
 	fs.StringVarP(&f.project, "project-name", "p", "", "")
 	fs.StringVar(&f.network, "network-policy", "default", "")
 	fs.StringVar(&f.outDir, "out-dir", "", "")
+	fs.StringVar(&f.expose, "expose", "", "")
+	fs.StringVar(&f.routeFrom, "route-from", "", "")
 	// the other flags (-n, --guid, -o ...) are skipped with their values
 	err := fs.Parse(args)
 	for _, d := range f.disabled {
@@ -162,24 +168,43 @@ func checkGolden(t *testing.T, c goldenCase, ta *tally) {
 	}
 	loadOpts := compiler.LoadOptions{Files: fl.files, Stdin: bytes.NewReader(stdin), WorkDir: dir, Env: c.env,
 		EnvFiles: fl.envFiles, ProjectName: fl.project, Profiles: fl.profiles}
-	in := modelIntent(t, loadOpts, fl.network)
+	in := modelIntent(t, loadOpts, fl.network, compiler.LowerOptions{Expose: ast.ExposeMode(fl.expose), Route: compiler.RouteOptions{From: fl.routeFrom}})
 	wrong, flows := checkSystem(t, in, out.Bytes())
 	ta.add(c.name, flows, wrong)
 }
 
 // modelIntent loads and lowers the compose files (the compose model,
 // before any weaver ran) and states its intent for network policy mode.
-func modelIntent(t *testing.T, opts compiler.LoadOptions, mode string) *intent {
+func modelIntent(t *testing.T, opts compiler.LoadOptions, mode string, lower compiler.LowerOptions) *intent {
 	t.Helper()
 	loaded, diags, err := compiler.Load(context.Background(), opts)
 	if err != nil || loaded == nil {
 		t.Fatalf("loading the compose model again: %v %s", err, diagText(diags))
 	}
-	sys, _ := compiler.Lower(loaded, compiler.LowerOptions{})
+	// only the expose mode and the router's pods matter: which ports are
+	// routed is the compiler's decision (docs/routing.md), who reaches
+	// them is stated here
+	sys, _ := compiler.Lower(loaded, compiler.LowerOptions{Expose: lower.Expose, Route: compiler.RouteOptions{From: lower.Route.From}})
 	if mode == "" {
 		mode = "default"
 	}
-	in := &intent{sys: sys, mode: mode, public: map[string]map[portProto]bool{}, loopback: map[string]map[portProto]bool{}}
+	in := &intent{sys: sys, mode: mode, public: map[string]map[portProto]bool{}, loopback: map[string]map[portProto]bool{},
+		routed: map[string]map[portProto]*ast.PodSelector{}}
+	for _, s := range sys.Services {
+		for _, p := range s.Ports {
+			if p.Route == nil {
+				continue
+			}
+			if in.routed[s.Name] == nil {
+				in.routed[s.Name] = map[portProto]*ast.PodSelector{}
+			}
+			sel := p.Route.From
+			if sel == nil {
+				sel = &ast.PodSelector{}
+			}
+			in.routed[s.Name][portProto{p.Target, p.Protocol}] = sel
+		}
+	}
 	// every ports: entry is published, on an ephemeral host port when it
 	// names none; one bound to a loopback host_ip is published on the host
 	// alone: neither other machines nor containers reach it
@@ -228,7 +253,7 @@ func TestConnectivityCorpus(t *testing.T) {
 				if err := kubernetes.Print(&buf, res.Objects, kubernetes.YAML); err != nil {
 					t.Fatal(err)
 				}
-				in := modelIntent(t, opts.Load, opts.Policy.Network)
+				in := modelIntent(t, opts.Load, opts.Policy.Network, opts.Lower)
 				wrong, flows := checkSystem(t, in, buf.Bytes())
 				ta.add(u.name, flows, wrong)
 			})
@@ -247,7 +272,14 @@ func checkSystem(t *testing.T, in *intent, manifests []byte) (wrong, flows int) 
 	if err != nil {
 		t.Fatalf("reading the manifests back: %v", err)
 	}
-	ev, err := netpol.New(netpol.Policies(objs), netpol.NamespaceLabels(objs))
+	nsLabels := netpol.NamespaceLabels(objs)
+	for _, b := range sys.Services {
+		for _, sel := range in.routers(b) {
+			pod, l := routerPod(sel)
+			nsLabels[pod.Namespace] = l
+		}
+	}
+	ev, err := netpol.New(netpol.Policies(objs), nsLabels)
 	if err != nil {
 		t.Fatalf("invalid NetworkPolicy: %v", err)
 	}
@@ -263,6 +295,10 @@ func checkSystem(t *testing.T, in *intent, manifests []byte) (wrong, flows int) 
 			continue
 		}
 		pods[s.Name] = w.Endpoint
+		in.ns = w.Endpoint.Namespace
+		if in.ns == "" {
+			in.ns = netpol.DefaultNamespace
+		}
 	}
 	var wrongs []string
 	check := func(from, to netpol.Endpoint, fromName, toName string, pp portProto, want bool, why string) {
@@ -290,7 +326,7 @@ func checkSystem(t *testing.T, in *intent, manifests []byte) (wrong, flows int) 
 				continue
 			}
 			for _, pp := range in.probePorts(b) {
-				want, why := in.podToPod(a, b, pp)
+				want, why := in.podToPod(a, b, from.Labels, pp)
 				check(from, to, a.Name, b.Name, pp, want, why)
 			}
 		}
@@ -308,6 +344,22 @@ func checkSystem(t *testing.T, in *intent, manifests []byte) (wrong, flows int) 
 		to, ok := pods[b.Name]
 		if !ok {
 			continue
+		}
+		for _, sel := range in.routers(b) {
+			router, _ := routerPod(sel)
+			for _, pp := range in.probePorts(b) {
+				want, why := in.routerTo(sel, b, pp)
+				check(router, to, "router "+router.String(), b.Name, pp, want, why)
+			}
+			if len(sel.PodLabels) > 0 {
+				// another pod of the router's namespace
+				other := netpol.Pod(router.Namespace, "other", map[string]string{"app": "other"})
+				for _, pp := range in.probePorts(b) {
+					if _, routed := in.router(b, pp); routed {
+						check(other, to, "pod "+other.String(), b.Name, pp, in.mode == "none", "the router's pod labels do not select it")
+					}
+				}
+			}
 		}
 		for _, ip := range in.clientProbes(b) {
 			for _, pp := range in.outsidePorts(b) {
@@ -352,6 +404,46 @@ type intent struct {
 	// public are the container ports, by service, that compose publishes
 	// (ports:); loopback those published on a loopback host_ip only
 	public, loopback map[string]map[portProto]bool
+	// routed are the container ports, by service, that the HTTP router
+	// reaches, with the selector of the router's pods
+	routed map[string]map[portProto]*ast.PodSelector
+	// ns is the namespace of the system's pods
+	ns string
+}
+
+// routerPod is a pod that a selector of router pods selects: in the
+// namespace its namespace labels name (another one when they name none),
+// with its pod labels.
+func routerPod(sel *ast.PodSelector) (netpol.Endpoint, map[string]string) {
+	ns := "tycho-router"
+	nsLabels := map[string]string{}
+	for _, kv := range sel.NamespaceLabels {
+		nsLabels[kv.Key] = kv.Value
+		if kv.Key == netpol.NamespaceNameLabel {
+			ns = kv.Value
+		}
+	}
+	labels := map[string]string{}
+	for _, kv := range sel.PodLabels {
+		labels[kv.Key] = kv.Value
+	}
+	return netpol.Pod(ns, "router", labels), nsLabels
+}
+
+// selects reports whether sel selects pod, a pod of namespace ns with
+// labels.
+func selects(sel *ast.PodSelector, ns string, labels map[string]string) bool {
+	for _, kv := range sel.NamespaceLabels {
+		if kv.Key != netpol.NamespaceNameLabel || kv.Value != ns {
+			return false
+		}
+	}
+	for _, kv := range sel.PodLabels {
+		if labels[kv.Key] != kv.Value {
+			return false
+		}
+	}
+	return true
 }
 
 // netNS is the service whose network namespace s uses: itself, or the end
@@ -438,6 +530,12 @@ func (in *intent) published(s *ast.Service, pp portProto) bool {
 	return in.public[s.Name][pp]
 }
 
+// router is the selector of the router's pods when pp of s is routed.
+func (in *intent) router(s *ast.Service, pp portProto) (*ast.PodSelector, bool) {
+	sel, ok := in.routed[s.Name][pp]
+	return sel, ok
+}
+
 func (in *intent) clients(s *ast.Service) []netip.Prefix {
 	var out []netip.Prefix
 	for _, c := range s.Clients {
@@ -449,14 +547,16 @@ func (in *intent) clients(s *ast.Service) []netip.Prefix {
 }
 
 // podToPod: a pod of a connecting to a pod of b.
-func (in *intent) podToPod(a, b *ast.Service, pp portProto) (bool, string) {
+func (in *intent) podToPod(a, b *ast.Service, aLabels map[string]string, pp portProto) (bool, string) {
 	if in.mode == "none" {
 		return true, "--network-policy none"
 	}
 	net, peer := in.shared(a, b)
 	// published ports are reached from anywhere a pod may go, unless
-	// x-tycho.clients names the addresses (pods have none of them)
-	public := in.published(b, pp) && len(b.Clients) == 0
+	// x-tycho.clients names the addresses (pods have none of them);
+	// routed ports only from the router's pods
+	sel, routed := in.router(b, pp)
+	public := in.published(b, pp) && !routed && len(b.Clients) == 0
 	var inOK bool
 	var why string
 	switch {
@@ -466,6 +566,10 @@ func (in *intent) podToPod(a, b *ast.Service, pp portProto) (bool, string) {
 		inOK, why = true, "both on network "+net+" and the port is declared (strict)"
 	case public:
 		inOK, why = true, "the port is published"
+	case routed && selects(sel, in.ns, aLabels):
+		inOK, why = true, "the port is routed and the router's selector selects "+a.Name+"'s pods"
+	case routed:
+		why = "no shared network; the port is routed, reached by the router's pods only"
 	case peer:
 		why = "both on network " + net + ", but strict mode and the port is not declared"
 	case in.published(b, pp):
@@ -493,6 +597,9 @@ func (in *intent) podToPod(a, b *ast.Service, pp portProto) (bool, string) {
 func (in *intent) outsideTo(ip netip.Addr, b *ast.Service, pp portProto) (bool, string) {
 	if in.mode == "none" {
 		return true, "--network-policy none"
+	}
+	if _, routed := in.router(b, pp); routed {
+		return false, "the port is routed: only the router's pods reach it"
 	}
 	if !in.published(b, pp) {
 		if in.loopback[b.Name][pp] {
@@ -773,4 +880,38 @@ func TestConnectivityEdgeCases(t *testing.T) {
 		}
 	})
 	ta.log(t, "edge cases")
+}
+
+// routers are the selectors of the router pods that reach b's routed
+// ports, each once.
+func (in *intent) routers(b *ast.Service) []*ast.PodSelector {
+	var out []*ast.PodSelector
+	for _, p := range b.Ports {
+		sel, ok := in.router(b, portProto{p.Target, p.Protocol})
+		if ok && !slices.Contains(out, sel) {
+			out = append(out, sel)
+		}
+	}
+	return out
+}
+
+// routerTo: a pod of the router that sel selects connecting to a pod of b.
+func (in *intent) routerTo(sel *ast.PodSelector, b *ast.Service, pp portProto) (bool, string) {
+	if in.mode == "none" {
+		return true, "--network-policy none"
+	}
+	if s, routed := in.router(b, pp); routed {
+		if s == sel || selectorsEqual(s, sel) {
+			return true, "the port is routed by this router"
+		}
+		return false, "the port is routed by another router"
+	}
+	if in.published(b, pp) && len(b.Clients) == 0 {
+		return true, "the port is published"
+	}
+	return false, "the port is neither routed nor published to anyone"
+}
+
+func selectorsEqual(a, b *ast.PodSelector) bool {
+	return slices.Equal(a.NamespaceLabels, b.NamespaceLabels) && slices.Equal(a.PodLabels, b.PodLabels)
 }

@@ -48,6 +48,8 @@ type LowerOptions struct {
 	StorageClass string
 	// Expose is the default way published ports are reached.
 	Expose ast.ExposeMode
+	// Route are the defaults of routed ports (Expose ingress or gateway).
+	Route RouteOptions
 	// Secrets says whether secret values are written to the output
 	// ("" is SecretsInline).
 	Secrets SecretsMode
@@ -56,6 +58,9 @@ type LowerOptions struct {
 	// user provides: the API's users cannot create objects in the
 	// namespace the API makes.
 	RequireValues bool
+
+	// guid is the system's GUID, for the {guid} of route templates.
+	guid string
 
 	// callerDir is where the user runs Tycho (LoadOptions.WorkDir), so
 	// that the commands Tycho suggests name files from there; "" is the
@@ -98,6 +103,9 @@ type lowerer struct {
 	// the end)
 	volumeNames  map[string]bool
 	pendingLinks []pendingLink
+	// route are the system-wide route settings; routes the routes made
+	route  routeSettings
+	routes []routeUse
 }
 
 // Lower turns a loaded compose project into an ast.System.
@@ -174,6 +182,7 @@ func Lower(l *Loaded, opts LowerOptions) (*ast.System, diag.List) {
 	// bind mounts made volumes of their own: keep the list sorted
 	slices.SortFunc(lw.sys.Volumes, func(a, b *ast.Volume) int { return strings.Compare(a.Name, b.Name) })
 	lw.shared()
+	lw.checkRoutes()
 	return lw.sys, lw.diags
 }
 
@@ -191,6 +200,7 @@ func (lw *lowerer) pos(path string) ast.Pos { return lw.m.Lookup(path) }
 // systemExt is the top-level x-tycho extension.
 type systemExt struct {
 	Expose      string            `json:"expose"`
+	Route       *routeExt         `json:"route"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
 }
@@ -198,6 +208,7 @@ type systemExt struct {
 // serviceExt is a service's x-tycho extension.
 type serviceExt struct {
 	Expose         string       `json:"expose"`
+	Route          *routeExt    `json:"route"`
 	Clients        []string     `json:"clients"`
 	Egress         []egressRule `json:"egress"`
 	Liveness       bool         `json:"liveness"`
@@ -318,18 +329,19 @@ func kindWords(t reflect.Type) string {
 
 func (lw *lowerer) exposeMode(s, path string) ast.ExposeMode {
 	switch m := ast.ExposeMode(strings.ToLower(s)); m {
-	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP:
+	case ast.ExposeLoadBalancer, ast.ExposeNodePort, ast.ExposeClusterIP, ast.ExposeIngress, ast.ExposeGateway:
 		return m
 	case "":
 		return ast.ExposeDefault
 	}
-	lw.diags.Errorf("x-tycho", lw.pos(path), path, "expose must be loadbalancer, nodeport or clusterip, not %q", s)
+	lw.diags.Errorf("x-tycho", lw.pos(path), path, "expose must be loadbalancer, nodeport, clusterip, ingress or gateway, not %q", s)
 	return ast.ExposeDefault
 }
 
 func (lw *lowerer) topLevel() {
 	lw.misspeltExt(lw.l.Project.Extensions, "")
 	var ext systemExt
+	var route *routeExt
 	if lw.decodeExt(lw.l.Project.Extensions, "", &ext) {
 		if ext.Expose != "" && lw.opts.Expose == ast.ExposeDefault {
 			// the command line wins over the file
@@ -337,7 +349,9 @@ func (lw *lowerer) topLevel() {
 		}
 		lw.sys.Labels = kvs(ext.Labels, lw.m, "x-tycho.labels")
 		lw.sys.Annotations = kvs(ext.Annotations, lw.m, "x-tycho.annotations")
+		route = ext.Route
 	}
+	lw.systemRoute(route)
 }
 
 func kvs(m map[string]string, sm *srcmap.Map, path string) []ast.KV {

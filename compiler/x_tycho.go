@@ -13,14 +13,16 @@ import (
 func (lw *lowerer) serviceExt(svc *ast.Service, s *types.ServiceConfig, p string) {
 	svc.Expose = lw.opts.Expose
 	lw.misspeltExt(s.Extensions, p)
+	xp := p + ".x-tycho"
 	if !hasExt(s.Extensions) {
+		lw.routePorts(svc, nil, xp+".route")
 		return // before ext is made: decoding moves it to the heap
 	}
 	var ext serviceExt
 	if !lw.decodeExt(s.Extensions, p, &ext) {
+		lw.routePorts(svc, nil, xp+".route")
 		return
 	}
-	xp := p + ".x-tycho"
 	if ext.Expose != "" {
 		svc.Expose = lw.exposeMode(ext.Expose, xp+".expose")
 		svc.ExposePos = lw.pos(xp + ".expose")
@@ -57,6 +59,7 @@ func (lw *lowerer) serviceExt(svc *ast.Service, s *types.ServiceConfig, p string
 	}
 	svc.Liveness = ext.Liveness
 	svc.ServiceAccount = ext.ServiceAccount
+	lw.routePorts(svc, ext.Route, xp+".route")
 }
 
 func parsePortRange(s string) (ast.PortRange, bool) {

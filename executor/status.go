@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/tychoctl/tycho/backends/kubernetes"
 )
@@ -38,8 +40,8 @@ func recordSelector(guid string) string {
 // Status finds the started systems (those with executor=tycho labels) and
 // reads their state, sorted by name and GUID. It makes a constant number
 // of list calls, whatever the number of systems: records, namespaces
-// marked deleting, Deployments, DaemonSets, Jobs, Services and, when a
-// published port is a node port, Nodes. Systems of the original Tycho,
+// marked deleting, Deployments, DaemonSets, Jobs, Services, Ingresses,
+// HTTPRoutes and, when a published port is a node port, Nodes. Systems of the original Tycho,
 // which have no record, are found by their workloads. A system is
 // StateDeleting while its record or namespace carries the mark of Down,
 // or all its workloads are being deleted.
@@ -252,12 +254,78 @@ func endpoints(ctx context.Context, c *Client, ns, sel string, systems map[strin
 			sys.Endpoints = append(sys.Endpoints, ep)
 		}
 	}
+	if err := routeEndpoints(ctx, c, ns, sel, systems); err != nil {
+		return err
+	}
 	for _, s := range systems {
 		if s.Endpoints == nil {
 			s.Endpoints = []Endpoint{}
 		}
 	}
 	return nil
+}
+
+// routeEndpoints adds the URLs of the routed ports: those the compiler
+// wrote on each Ingress and HTTPRoute (kubernetes.AnnotationURL). A URL
+// that is only a path (any host matches) gets the address the Ingress
+// controller reports, when it does. A cluster without the Gateway API, or
+// a role without the right to list routes, shows none.
+func routeEndpoints(ctx context.Context, c *Client, ns, sel string, systems map[string]*System) error {
+	for _, gvk := range []schema.GroupVersionKind{gvkIngress, gvkHTTPRoute} {
+		items, _, err := listKind(ctx, c, gvk, ns, sel)
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		sort.Slice(items, func(i, j int) bool { return items[i].GetName() < items[j].GetName() })
+		for _, o := range items {
+			sys := systems[o.GetLabels()[kubernetes.LabelGUID]]
+			url := o.GetAnnotations()[kubernetes.AnnotationURL]
+			if sys == nil || url == "" {
+				continue
+			}
+			sys.Endpoints = append(sys.Endpoints, routeEndpoint(o.Object, o.GetLabels()[kubernetes.LabelName], url))
+		}
+	}
+	return nil
+}
+
+// routeEndpoint is the endpoint of the route obj (an Ingress or HTTPRoute
+// as unstructured content) with its compiled URL.
+func routeEndpoint(obj map[string]any, service, url string) Endpoint {
+	tls, _, _ := unstructured.NestedSlice(obj, "spec", "tls")
+	https := len(tls) > 0 || strings.HasPrefix(url, "https://")
+	ep := Endpoint{Service: service, Protocol: "TCP", Port: 80, IP: "-", URL: url}
+	if https {
+		ep.Port = 443
+	}
+	if rest, ok := strings.CutPrefix(url, "http://"); ok {
+		ep.IP, _, _ = strings.Cut(rest, "/")
+	} else if rest, ok := strings.CutPrefix(url, "https://"); ok {
+		ep.IP, _, _ = strings.Cut(rest, "/")
+	}
+	if strings.HasPrefix(url, "/") {
+		// any host: the controller's address, when it reports one
+		lbs, _, _ := unstructured.NestedSlice(obj, "status", "loadBalancer", "ingress")
+		if len(lbs) > 0 {
+			lb, _ := lbs[0].(map[string]any)
+			addr, _ := lb["ip"].(string)
+			if addr == "" {
+				addr, _ = lb["hostname"].(string)
+			}
+			if addr != "" {
+				ep.IP = addr
+				scheme := "http://"
+				if https {
+					scheme = "https://"
+				}
+				ep.URL = scheme + addr + url
+			}
+		}
+	}
+	return ep
 }
 
 // isPublished tells a Service of published ports: Tycho names them

@@ -10,8 +10,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/executor"
 	"github.com/tychoctl/tycho/executor/executortest"
 )
@@ -131,5 +133,44 @@ func TestStatusListCalls(t *testing.T) {
 	one, ten := calls(1), calls(10)
 	if one != ten || one != 7 {
 		t.Errorf("Status made %d calls for 1 system and %d for 10, want 7 each", one, ten)
+	}
+}
+
+// A routed port's endpoint is its URL: the one the compiler wrote on the
+// Ingress or HTTPRoute, with the Ingress controller's address when any
+// host matches.
+func TestStatusRoutes(t *testing.T) {
+	t.Parallel()
+	const ns = "shop-01234567"
+	route := func(kind, apiVersion, name, svc, url string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(apiVersion)
+		u.SetKind(kind)
+		u.SetName(name)
+		u.SetNamespace(ns)
+		u.SetLabels(map[string]string{"executor": "tycho", "tycho-guid": guid1, "app.kubernetes.io/name": svc})
+		u.SetAnnotations(map[string]string{kubernetes.AnnotationURL: url})
+		return u
+	}
+	byHost := route("Ingress", "networking.k8s.io/v1", "web-8080", "web", "https://web.shop.example.com/")
+	_ = unstructured.SetNestedSlice(byHost.Object, []any{map[string]any{"secretName": "shop-tls"}}, "spec", "tls")
+	byPath := route("Ingress", "networking.k8s.io/v1", "admin-3000", "admin", "/shop/admin/")
+	_ = unstructured.SetNestedSlice(byPath.Object, []any{map[string]any{"ip": "198.51.100.4"}}, "status", "loadBalancer", "ingress")
+	gw := route("HTTPRoute", "gateway.networking.k8s.io/v1", "docs-8000", "docs", "/shop/docs/")
+	f := executortest.New([]runtime.Object{record(ns, guid1), deployment("web", ns, guid1)}, byHost, byPath, gw)
+	got, err := executor.Status(context.Background(), f.Client, executor.StatusOptions{GUID: guid1})
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("Status: %d systems, want 1", len(got))
+	}
+	want := []executor.Endpoint{
+		{Service: "admin", IP: "198.51.100.4", Port: 80, Protocol: "TCP", URL: "http://198.51.100.4/shop/admin/"},
+		{Service: "web", IP: "web.shop.example.com", Port: 443, Protocol: "TCP", URL: "https://web.shop.example.com/"},
+		{Service: "docs", IP: "-", Port: 80, Protocol: "TCP", URL: "/shop/docs/"},
+	}
+	if diff := cmp.Diff(want, got[0].Endpoints); diff != "" {
+		t.Errorf("endpoints (-want +got):\n%s", diff)
 	}
 }

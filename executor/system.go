@@ -81,6 +81,11 @@ type Endpoint struct {
 	IP       string `json:"ip"`
 	Port     int32  `json:"port"`
 	Protocol string `json:"protocol"`
+	// URL is the address of a routed port (an Ingress or HTTPRoute):
+	// scheme, host and path; only the path when any host matches and the
+	// router's address is not known. IP and Port are then the router's
+	// host ("-" when unknown) and 80 or 443.
+	URL string `json:"url,omitempty"`
 }
 
 // Event is a change of state that Up reports while it waits.
@@ -130,6 +135,10 @@ var (
 	gvkDaemonSet      = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}
 	gvkJob            = schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
 	gvkNetworkPolicy  = schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}
+	gvkIngress        = schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}
+	// a cluster without the Gateway API has no HTTPRoutes: Down skips
+	// kinds the server does not know
+	gvkHTTPRoute = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
 )
 
 // Resources read directly.
@@ -142,7 +151,7 @@ var (
 // deletes them in reverse.
 var deleteKinds = []schema.GroupVersionKind{
 	gvkServiceAccount, gvkRole, gvkRoleBinding, gvkConfigMap, gvkSecret, gvkPVC,
-	gvkService, gvkDeployment, gvkDaemonSet, gvkJob, gvkNetworkPolicy,
+	gvkService, gvkDeployment, gvkDaemonSet, gvkJob, gvkNetworkPolicy, gvkIngress, gvkHTTPRoute,
 }
 
 // dependentKinds are made by controllers from Tycho's objects and carry

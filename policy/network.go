@@ -2,6 +2,7 @@ package policy
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/diag"
@@ -79,6 +80,12 @@ func (Network) Weave(sys *ast.System, opts Options) diag.List {
 				diags.Warnf("strict-no-ports", s.Pos, "services."+s.Name, "%s declares no ports or expose: with --network-policy strict no other service may reach it", s.Name).Note("add expose: with the ports it listens on")
 			}
 		}
+		routed := routedFlows(s)
+		if len(routed) > 0 && len(s.Clients) > 0 {
+			diags.Warnf("clients-routed", s.Clients[0].Pos, "services."+s.Name+".x-tycho.clients", "x-tycho.clients does not limit the routed ports of %s: the router connects to them, not the clients", s.Name).
+				Note("limit the clients at the router (its own allow lists), or keep the port unrouted")
+		}
+		r.Ingress = append(r.Ingress, routed...)
 		if pub := declared(s, true); len(pub) > 0 {
 			f := ast.Flow{Peer: ast.Peer{Anywhere: true}, Ports: pub}
 			if len(s.Clients) > 0 {
@@ -125,12 +132,13 @@ func attached(s *ast.Service) []string {
 	return out
 }
 
-// declared lists the container ports of s; published only those published.
+// declared lists the container ports of s; published only those published
+// and not routed.
 func declared(s *ast.Service, published bool) []ast.PortRange {
 	seen := map[ast.PortRange]bool{}
 	var out []ast.PortRange
 	for _, p := range s.Ports {
-		if published && p.Published == 0 {
+		if published && (p.Published == 0 || p.Route != nil) {
 			continue
 		}
 		pr := ast.PortRange{Port: p.Target, Protocol: p.Protocol}
@@ -140,4 +148,47 @@ func declared(s *ast.Service, published bool) []ast.PortRange {
 		}
 	}
 	return out
+}
+
+// routedFlows admit the router's pods, and nobody else from outside the
+// system, to the container ports of s's routed ports: one flow per
+// selector of router pods, in the order of the ports.
+func routedFlows(s *ast.Service) []ast.Flow {
+	var out []ast.Flow
+	index := map[string]int{}
+	seen := map[ast.PortRange]bool{}
+	for _, p := range s.Ports {
+		if p.Route == nil {
+			continue
+		}
+		pr := ast.PortRange{Port: p.Target, Protocol: p.Protocol}
+		if seen[pr] {
+			continue
+		}
+		seen[pr] = true
+		sel := p.Route.From
+		if sel == nil {
+			sel = &ast.PodSelector{} // any pod of the cluster
+		}
+		key := selectorKey(sel)
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, ast.Flow{Peer: ast.Peer{Pods: sel}})
+		}
+		out[i].Ports = append(out[i].Ports, pr)
+	}
+	return out
+}
+
+func selectorKey(sel *ast.PodSelector) string {
+	var b strings.Builder
+	for _, kv := range sel.NamespaceLabels {
+		b.WriteString("n:" + kv.Key + "=" + kv.Value + "\x00")
+	}
+	for _, kv := range sel.PodLabels {
+		b.WriteString("p:" + kv.Key + "=" + kv.Value + "\x00")
+	}
+	return b.String()
 }

@@ -41,6 +41,50 @@ type CompileOptions struct {
 	StorageClass string
 	// Registry prefixes images that compose would build.
 	Registry string
+	// Route are the settings of routed ports (Expose ingress or gateway,
+	// or a request that asks for a route).
+	Route compiler.RouteOptions
+}
+
+// routeMode is the way a request that asks for a route is routed: the
+// server's expose when it routes, else a Gateway when the server names
+// one, else an Ingress.
+func (o CompileOptions) routeMode() ast.ExposeMode {
+	switch {
+	case o.Expose.Routed():
+		return o.Expose
+	case o.Route.Gateway != "":
+		return ast.ExposeGateway
+	}
+	return ast.ExposeIngress
+}
+
+// requestRoute applies the request's route to the server's settings.
+func (o CompileOptions) requestRoute(r *api.RouteRequest) (ast.ExposeMode, compiler.RouteOptions, error) {
+	expose, route := o.Expose, o.Route
+	switch {
+	case r == nil:
+		return expose, route, nil
+	case r.Off:
+		if expose.Routed() {
+			expose = ast.ExposeLoadBalancer
+		}
+		return expose, route, nil
+	}
+	if err := compiler.CheckTemplate(r.Host); err != nil {
+		return expose, route, fieldErrorf("route.host", "%v", err)
+	}
+	if err := compiler.CheckTemplate(r.PathPrefix); err != nil {
+		return expose, route, fieldErrorf("route.path_prefix", "%v", err)
+	}
+	if r.Host != "" || r.PathPrefix != "" {
+		// the request's place replaces the server's
+		route.Host, route.PathPrefix = r.Host, r.PathPrefix
+	}
+	if r.StripPrefix != nil {
+		route.StripPrefix = r.StripPrefix
+	}
+	return o.routeMode(), route, nil
 }
 
 // Names of the compose sources, as diagnostics show them.
@@ -140,6 +184,10 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 	// checked by compileStart; a label of Tycho's own, which no compose
 	// file can set
 	user, _ := principalUser(req.Principal)
+	expose, route, err := o.requestRoute(req.Route)
+	if err != nil {
+		return nil, err
+	}
 	res, err := compiler.Compile(ctx, compiler.Options{
 		Load: compiler.LoadOptions{
 			Sources:     sources,
@@ -155,7 +203,8 @@ func (s *Server) compile(ctx context.Context, req *api.StartRequest, guid string
 			Bind:         compiler.BindVolume,
 			VolumeSize:   o.VolumeSize,
 			StorageClass: o.StorageClass,
-			Expose:       o.Expose,
+			Expose:       expose,
+			Route:        route,
 			// an API user cannot create Secrets in the namespace the
 			// server makes: a value the request lacks is an error
 			RequireValues: true,

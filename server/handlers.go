@@ -132,7 +132,7 @@ func (s *Server) start(c *call, status int) {
 func apiEndpoints(eps []executor.Endpoint) []api.Endpoint {
 	out := make([]api.Endpoint, len(eps))
 	for i, e := range eps {
-		out[i] = api.Endpoint{Service: e.Service, IPAddress: e.IP, Port: e.Port, Protocol: e.Protocol}
+		out[i] = api.Endpoint{Service: e.Service, IPAddress: e.IP, Port: e.Port, Protocol: e.Protocol, URL: e.URL}
 	}
 	return out
 }

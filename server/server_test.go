@@ -171,6 +171,36 @@ func TestStart(t *testing.T) {
 			},
 		},
 		{
+			name: "route asked for", path: "/system/start", status: 200,
+			body: `{"name": "shop", "system": {"services": {"web": {"image": "nginx", "ports": ["8080:80"]}, "db": {"image": "postgres", "ports": ["5432:5432"]}}},
+			        "route": {"path_prefix": "/private/{system}/{guid}/{service}/"}}`,
+			check: func(t *testing.T, spec StartSpec) {
+				ing := find[*networkingv1.Ingress](t, spec.Objects, "web-8080")
+				want := "/private/shop/" + spec.GUID + "/web/"
+				if got := ing.Spec.Rules[0].HTTP.Paths[0].Path; got != want {
+					t.Errorf("path %q, want %q", got, want)
+				}
+				if ing.Annotations[kubernetes.AnnotationURL] != want {
+					t.Errorf("annotations %v: no URL %s", ing.Annotations, want)
+				}
+				find[*corev1.Service](t, spec.Objects, "web-routed")
+				// not HTTP: load balanced as before
+				find[*corev1.Service](t, spec.Objects, "db-published")
+			},
+		},
+		{
+			name: "route off", path: "/system/start", status: 200,
+			body: `{"name": "shop", "system": {"services": {"web": {"image": "nginx", "ports": ["8080:80"]}}}, "route": false}`,
+			check: func(t *testing.T, spec StartSpec) {
+				find[*corev1.Service](t, spec.Objects, "web-published")
+				for _, o := range spec.Objects {
+					if _, ok := o.(*networkingv1.Ingress); ok {
+						t.Errorf("Ingress %s without a route asked for", o.GetName())
+					}
+				}
+			},
+		},
+		{
 			name: "resource with YAML text", path: "/v1/systems", status: 201, location: true,
 			body: `{"name": "demo", "system": "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n", "wait": true}`,
 			check: func(t *testing.T, spec StartSpec) {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/diag"
@@ -97,6 +98,9 @@ type serviceMeta struct {
 	// ("" when it has none)
 	name      string
 	published string
+	// routed is the name of the ClusterIP Service behind its routes ("" when
+	// it has no routed port)
+	routed string
 	// path is the service's key path and what its description,
 	// `service "<name>"`, for diagnostics
 	path string
@@ -244,9 +248,14 @@ func (g *gen) assignNames() {
 	// the Services of published ports first, so that an alias that takes
 	// one's name is the one reported
 	for _, s := range g.sys.Services {
-		if sm := g.svcs[s.Name]; hasPublished(s) {
+		sm := g.svcs[s.Name]
+		if hasUnrouted(s) {
 			sm.published = DNS1035(sm.name+"-published", 63)
 			g.claim("Service", sm.published, "the published ports of "+sm.what, s.Pos, sm.path+".ports")
+		}
+		if hasRouted(s) {
+			sm.routed = DNS1035(sm.name+"-routed", 63)
+			g.claim("Service", sm.routed, "the routed ports of "+sm.what, s.Pos, sm.path+".ports")
 		}
 	}
 	for _, s := range g.sys.Services {
@@ -521,6 +530,10 @@ func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
 		// nameServices makes the Services of shared names and aliases
 		g.add(g.headless(sm.name, sm.labels, sm.selector, servicePorts(s)))
 	}
+	if sm.routed != "" {
+		g.routedService(s, sm)
+		g.routes(s, sm)
+	}
 	if sm.published == "" {
 		return
 	}
@@ -541,7 +554,7 @@ func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
 	}
 	seen := map[portKey]bool{}
 	for _, p := range s.Ports {
-		if p.Published == 0 {
+		if p.Published == 0 || p.Route != nil {
 			continue
 		}
 		key := portKey{p.Published, p.Protocol}
@@ -563,15 +576,6 @@ func (g *gen) kubeServices(s *ast.Service, sm *serviceMeta) {
 	}
 	uniquePortNames(pub.Spec.Ports)
 	g.add(pub)
-}
-
-func hasPublished(s *ast.Service) bool {
-	for _, p := range s.Ports {
-		if p.Published != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // sortObjects sorts objs by kind (kindRank), then name, keeping the order
@@ -626,9 +630,12 @@ func kindRank(o Object) int {
 		return 8
 	case *appsv1.Deployment, *appsv1.DaemonSet, *batchv1.Job:
 		return 9
+	case *networkingv1.Ingress, *gatewayv1.HTTPRoute:
+		// after the Services they route to
+		return 10
 	}
 	return maxRank
 }
 
 // maxRank is the rank of the kinds kindRank does not know.
-const maxRank = 10
+const maxRank = 11

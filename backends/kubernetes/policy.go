@@ -104,6 +104,8 @@ func (g *gen) peers(p ast.Peer) []networkingv1.NetworkPolicyPeer {
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
 			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
 		}}
+	case p.Pods != nil:
+		return []networkingv1.NetworkPolicyPeer{podsPeer(p.Pods)}
 	}
 	if n := len(p.Services) + len(p.Networks) + len(p.CIDRs); n > 0 {
 		out = make([]networkingv1.NetworkPolicyPeer, 0, n)

@@ -53,6 +53,8 @@ var Kinds = []struct {
 	{schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}, true},
 	{schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}, true},
 	{schema.GroupVersionKind{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"}, true},
+	{schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}, true},
+	{schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}, true},
 }
 
 // Fake is a fake executor.Client with access to its fakes.

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tychoctl/tycho/test/cluster"
 )
@@ -28,7 +30,13 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(binDir)
-	return cluster.Main(m, cluster.Options{Nodes: 2}, func(*cluster.Cluster) error {
+	return cluster.Main(m, cluster.Options{Nodes: 2}, func(c *cluster.Cluster) error {
+		// Ingresses are built in; HTTPRoutes need the Gateway API CRDs
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := cluster.InstallGatewayAPI(ctx, c.RESTConfig()); err != nil {
+			return fmt.Errorf("installing the Gateway API CRDs: %w", err)
+		}
 		// A build failure fails only the tests that run tycho (tychoBin),
 		// so that the cluster-only tests still report.
 		tychoPath, tychoErr = buildTycho(binDir)
