@@ -59,7 +59,7 @@ func PublishedPorts(ctx context.Context, c *Client, guid, ns string, services []
 	all := map[string]bool{}
 	for i := range svcs.Items {
 		s := &svcs.Items[i]
-		if !isPublished(s) || len(s.Spec.Selector) == 0 {
+		if !isPublished(s) && !isRouted(s) || len(s.Spec.Selector) == 0 {
 			continue
 		}
 		name := s.Labels[kubernetes.LabelName]
@@ -95,6 +95,13 @@ func PublishedPorts(ctx context.Context, c *Client, guid, ns string, services []
 		return out[i].Local < out[j].Local
 	})
 	return out, nil
+}
+
+// isRouted tells the Service behind the routes of a service's routed
+// ports (<service>-routed, a ClusterIP Service on the published ports):
+// they are forwarded like the published ports they are.
+func isRouted(s *corev1.Service) bool {
+	return strings.HasSuffix(s.Name, "-routed") && s.Spec.Type == corev1.ServiceTypeClusterIP && s.Spec.ClusterIP != corev1.ClusterIPNone
 }
 
 // namedIn tells whether the service name is one of names, given as the

@@ -47,7 +47,12 @@ func TestPublishedPorts(t *testing.T) {
 	orig.Name = "legacy"
 	orig.Labels = map[string]string{kubernetes.LabelGUID: testGUID}
 	unset := publishedService("api", corev1.ServiceTypeNodePort, corev1.ServicePort{Port: 9000, Protocol: corev1.ProtocolTCP})
+	// the Service behind a routed port (--expose ingress|gateway): a
+	// ClusterIP Service on the published port
+	routed := publishedService("site", corev1.ServiceTypeClusterIP, tcp(8081, 80))
+	routed.Name = "site-routed"
 	objs := []runtime.Object{
+		routed,
 		testPod("web-1", "web", 0, "web"),
 		headless,
 		publishedService("web", corev1.ServiceTypeLoadBalancer, tcp(8443, 443), tcp(8080, 80),
@@ -61,6 +66,8 @@ func TestPublishedPorts(t *testing.T) {
 			Local: 9000, Target: intstr.FromInt32(9000), Protocol: corev1.ProtocolTCP},
 		{Service: "legacy", Object: "legacy", Selector: map[string]string{kubernetes.LabelGUID: testGUID, kubernetes.LabelName: "legacy"},
 			Local: 8888, Target: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+		{Service: "site", Object: "site-routed", Selector: map[string]string{kubernetes.LabelGUID: testGUID, kubernetes.LabelName: "site"},
+			Local: 8081, Target: intstr.FromInt32(80), Protocol: corev1.ProtocolTCP},
 		{Service: "web", Object: "web-published", Selector: web, Local: 5353, Target: intstr.FromInt32(53), Protocol: corev1.ProtocolUDP},
 		{Service: "web", Object: "web-published", Selector: web, Local: 8080, Target: intstr.FromInt32(80), Protocol: corev1.ProtocolTCP},
 		{Service: "web", Object: "web-published", Selector: web, Local: 8443, Target: intstr.FromInt32(443), Protocol: corev1.ProtocolTCP},
@@ -73,8 +80,9 @@ func TestPublishedPorts(t *testing.T) {
 	}{
 		{name: "All", want: all},
 		{name: "OneService", services: []string{"api"}, want: all[:1]},
-		{name: "Two", services: []string{"web", "legacy"}, want: all[1:]},
-		{name: "Unknown", services: []string{"web", "db"}, wantErr: `publishes no port of service "db" (services with published ports: api, legacy, web)`},
+		{name: "Two", services: []string{"web", "legacy"}, want: append(all[1:2:2], all[3:]...)},
+		{name: "Routed", services: []string{"site"}, want: all[2:3]},
+		{name: "Unknown", services: []string{"web", "db"}, wantErr: `publishes no port of service "db" (services with published ports: api, legacy, site, web)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
