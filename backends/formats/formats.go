@@ -7,12 +7,14 @@ import (
 	"strings"
 
 	"github.com/tychoctl/tycho/backends"
+	"github.com/tychoctl/tycho/backends/helm"
 	"github.com/tychoctl/tycho/backends/manifests"
 )
 
 // All are the formats, the default first.
 var All = []backends.Format{
 	manifests.Format{},
+	helm.Format{},
 }
 
 // Names are the formats' names, the default first.
