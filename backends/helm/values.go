@@ -27,7 +27,7 @@ func (c *chart) valuesYAML() []byte {
 		services.add(entry{key: s.Name, val: sv.tree()})
 	}
 	top := &mapping{entries: []entry{
-		{key: "global", val: global, comment: fmt.Sprintf("Values of the %s chart, made by `tycho compile --format helm`.\nThe defaults render exactly the objects of `tycho compile` (plus Helm's\nlabels). Objects keep their compose names: one release per namespace.\n\nSettings of every service.", c.sys.Name)},
+		{key: "global", val: global, comment: fmt.Sprintf("Values of the %s chart, made by `tycho compile --format helm`.\nThe defaults render exactly the objects of `tycho compile` (plus Helm's\nlabels). Objects keep their compose names: one release per namespace.\n\nglobal: settings of every service.", c.sys.Name)},
 		{key: "services", val: services, comment: "Per service, by compose name."},
 	}}
 	if len(c.volumeValues) > 0 {
@@ -49,7 +49,7 @@ func (c *chart) valuesYAML() []byte {
 		for _, n := range c.secretNames {
 			secrets.add(entry{key: n, val: &mapping{entries: []entry{{key: "existingSecret", val: ""}}}})
 		}
-		top.add(entry{key: "secrets", val: secrets, comment: "Per secret, by compose name. existingSecret names a Secret of yours (holding\nthe same key) that the pods use instead of the chart's, which is then not\nrendered: the value stays out of the chart's release."})
+		top.add(entry{key: "secrets", val: secrets, comment: "Per secret, by compose name. existingSecret names a Secret of yours (holding\nthe same key) that the pods use instead of the chart's, which is then not\nrendered, so the value is not installed (compile with --secrets reference to\nkeep it out of the chart's files too)."})
 	}
 	var p printer
 	p.entries(top.entries, 0, false)
@@ -76,7 +76,7 @@ func (sv *serviceValues) tree() *mapping {
 		for _, e := range sv.env {
 			env.add(entry{key: e.name, val: e.value})
 		}
-		m.add(entry{key: "env", val: env, comment: "The environment's values (not those of env_file, secrets or the API);\n\"\" leaves a variable out. Kubernetes expands $(VAR); $$ is a literal $."})
+		m.add(entry{key: "env", val: env, comment: "The environment's values (not those of env_file, secrets or the API);\n\"\" sets a variable empty. Kubernetes expands $(VAR); $$ is a literal $."})
 	}
 	if pv := sv.publish; pv != nil {
 		ports := &mapping{}
