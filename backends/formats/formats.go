@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tychoctl/tycho/backends"
+	"github.com/tychoctl/tycho/backends/helm"
 	"github.com/tychoctl/tycho/backends/kustomize"
 	"github.com/tychoctl/tycho/backends/manifests"
 )
@@ -14,6 +15,7 @@ import (
 // All are the formats, the default first.
 var All = []backends.Format{
 	manifests.Format{},
+	helm.Format{},
 	kustomize.Format{},
 }
 

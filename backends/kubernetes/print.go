@@ -485,3 +485,12 @@ func writeJSON(buf *bytes.Buffer, n *node, ind int) {
 		buf.WriteString(n.raw)
 	}
 }
+
+// WriteYAMLString writes s as Print writes a string: plain where that
+// reads back as the same string, a literal block for multi-line text
+// (not for a key), else double-quoted. ind is the indentation of a
+// block's lines. Formats that print their own YAML (the Helm chart's
+// templates and values) use it so that strings read back as Print's do.
+func WriteYAMLString(buf *bytes.Buffer, s string, ind int, key bool) {
+	writeYAMLString(buf, s, ind, key)
+}
