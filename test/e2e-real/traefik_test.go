@@ -27,10 +27,10 @@ import (
 // its "web" entry point (port 8000 of the pod) on a NodePort of NodeIP,
 // which the tests, outside the pod network, request.
 type ingress struct {
-	// Namespace and PodLabels select the controller's pods, as a routed
-	// port's NetworkPolicy must.
+	// Namespace is the controller's namespace (traefikNS); its pods carry
+	// the label app.kubernetes.io/name=traefik. A routed port's
+	// NetworkPolicy admits them by both.
 	Namespace string
-	PodLabels map[string]string
 	// Class is the IngressClass (controller traefik.io/ingress-controller).
 	Class string
 	// Gateway is "NAMESPACE/NAME" of a Gateway (class GatewayClass, one
@@ -228,7 +228,6 @@ func startIngress(ctx context.Context) (*ingress, error) {
 
 	ing := &ingress{
 		Namespace: traefikNS,
-		PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"},
 		Class:     traefikClass,
 	}
 	// The Gateway API CRDs, unless the control plane has them already.

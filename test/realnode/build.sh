@@ -17,7 +17,7 @@
 # modules' go.mod/go.sum. As in test/cluster/tools/build.sh, concurrent
 # callers serialise on a lock file and the directory is filled under a
 # temporary name, then renamed. A cold build takes about 25 minutes on 2
-# cores, Traefik included (about 8 of them; see README.md); a warm run well
+# cores, and Traefik adds to it (measured in README.md); a warm run well
 # under a second.
 set -euo pipefail
 
