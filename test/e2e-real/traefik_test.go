@@ -21,11 +21,11 @@ import (
 
 // ingress is the ingress controller on the real node: Traefik (built by
 // test/realnode/build.sh) as a pod of namespace traefik, started by the
-// first test that calls ingressController and left running until the node
-// stops. It watches the API through realnode's relay (pods cannot reach
-// the API server otherwise) with its service account's token, and serves
-// its "web" entry point (port 8000 of the pod) on a NodePort of NodeIP,
-// which the tests, outside the pod network, request.
+// first test that calls ingressController and left running until the
+// tests end (stopIngress). It watches the API through realnode's relay
+// (pods cannot reach the API server otherwise) with its service account's
+// token, and serves its "web" entry point (port 8000 of the pod) on a
+// NodePort of NodeIP, which the tests, outside the pod network, request.
 type ingress struct {
 	// Namespace is the controller's namespace (traefikNS); its pods carry
 	// the label app.kubernetes.io/name=traefik. A routed port's
@@ -304,6 +304,22 @@ func startIngress(ctx context.Context) (*ingress, error) {
 		}
 	}
 	return ing, nil
+}
+
+// stopIngress removes the controller, if it was started, before the node
+// stops: its Deployment would otherwise recreate the pods that the node's
+// drain deletes. Deleting the Deployment in the foreground waits for its
+// pods to go.
+func stopIngress() {
+	if ingressVal == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := kubectlIn(ctx, nil, "-n", traefikNS, "delete", "deployment", "traefik", "--cascade=foreground", "--wait=true", "--timeout=45s"); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e-real: deleting Traefik: %v\n%s", err, out)
+	}
+	_, _ = kubectlIn(ctx, nil, "delete", "namespace", traefikNS, "--wait=false")
 }
 
 // kubectlIn runs kubectl with the admin kubeconfig and stdin.
