@@ -131,16 +131,16 @@ func TestE2ERealController(t *testing.T) {
 	})
 
 	const want = "controller-probe\n"
-	waitHTTP(t, ing.URL+"/", "probe.controller.test", want, time.Minute)
-	waitHTTP(t, ing.URL+"/controller/probe/x", "any.invalid", want, time.Minute)
+	waitRouted(t, ing.URL+"/", "probe.controller.test", want, time.Minute)
+	waitRouted(t, ing.URL+"/controller/probe/x", "any.invalid", want, time.Minute)
 	if ing.Gateway != "" {
-		waitHTTP(t, ing.URL+"/", "probe-gw.controller.test", want, time.Minute)
-		waitHTTP(t, ing.URL+"/gateway/probe/x", "any.invalid", want, time.Minute)
+		waitRouted(t, ing.URL+"/", "probe-gw.controller.test", want, time.Minute)
+		waitRouted(t, ing.URL+"/gateway/probe/x", "any.invalid", want, time.Minute)
 	} else {
 		t.Log("no Gateway API CRDs: HTTPRoutes not checked")
 	}
 	// Neither a route's host nor its path: no route.
-	if code, body, err := httpGet(context.Background(), ing.URL+"/elsewhere", "any.invalid"); err != nil || code != 404 {
+	if code, body, err := getHost(context.Background(), ing.URL+"/elsewhere", "any.invalid"); err != nil || code != 404 {
 		t.Errorf("GET /elsewhere (Host any.invalid): want 404, got %d %q %v", code, body, err)
 	}
 
@@ -225,12 +225,12 @@ func TestE2ERealRouting(t *testing.T) {
 	if !strings.HasPrefix(host, "web.") || !strings.HasSuffix(host, ".example.test") {
 		t.Errorf("Ingress host %q: want web.{system}.example.test", host)
 	}
-	waitHTTP(t, ing.URL+"/", host, "web\n", time.Minute)
+	waitRouted(t, ing.URL+"/", host, "web\n", time.Minute)
 	_, path := ingressRule(t, byPath)
 	if !strings.HasPrefix(path, "/") || !strings.HasSuffix(strings.TrimSuffix(path, "/"), "/web") {
 		t.Errorf("Ingress path %q: want /{system}/web/", path)
 	}
-	waitHTTP(t, ing.URL+strings.TrimSuffix(path, "/")+"/", "any.invalid", "web\n", time.Minute)
+	waitRouted(t, ing.URL+strings.TrimSuffix(path, "/")+"/", "any.invalid", "web\n", time.Minute)
 
 	if node.Enforcer == "" {
 		t.Log("NetworkPolicy not enforced: the routed port's admission is not checked")

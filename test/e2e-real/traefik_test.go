@@ -288,7 +288,7 @@ func startIngress(ctx context.Context) (*ingress, error) {
 	// Reachable from the host once kube-proxy has programmed the
 	// NodePort: Traefik answers 404 for what no route matches.
 	for {
-		code, _, err := httpGet(ctx, ing.URL+"/", "no-route.invalid")
+		code, _, err := getHost(ctx, ing.URL+"/", "no-route.invalid")
 		if err == nil && code == http.StatusNotFound {
 			break
 		}
@@ -340,9 +340,9 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// httpGet requests url with the Host header host (the URL's when empty)
+// getHost requests url with the Host header host (the URL's when empty)
 // and returns the status and the body.
-func httpGet(ctx context.Context, url, host string) (int, string, error) {
+func getHost(ctx context.Context, url, host string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -361,15 +361,15 @@ func httpGet(ctx context.Context, url, host string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// waitHTTP requests url with Host host until it answers 200 with body want
+// waitRouted requests url with Host host until it answers 200 with body want
 // (or timeout passes) and reports the last answer on failure.
-func waitHTTP(t *testing.T, url, host, want string, timeout time.Duration) {
+func waitRouted(t *testing.T, url, host, want string, timeout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	for {
-		code, body, err := httpGet(ctx, url, host)
+		code, body, err := getHost(ctx, url, host)
 		if err == nil && code == http.StatusOK && body == want {
 			t.Logf("GET %s (Host %s): %q after %s", url, host, strings.TrimSpace(body), time.Since(start).Round(10*time.Millisecond))
 			return
