@@ -31,6 +31,18 @@ type system struct {
 // when the test ends.
 func deploy(t *testing.T, ns string, files map[string]string, env []string, compileArgs ...string) *system {
 	t.Helper()
+	dir, manifests, err := compileSystem(t, ns, files, env, compileArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apply(t, ns, dir, manifests)
+}
+
+// compileSystem writes files into a temporary directory and runs tycho
+// compile -n ns --create-namespace there; it returns the directory and the
+// manifests, or an error with tycho's diagnostics.
+func compileSystem(t *testing.T, ns string, files map[string]string, env []string, compileArgs ...string) (string, []byte, error) {
+	t.Helper()
 	need(t)
 	dir := t.TempDir()
 	for name, content := range files {
@@ -49,7 +61,7 @@ func deploy(t *testing.T, ns string, files map[string]string, env []string, comp
 	var manifests, diags bytes.Buffer
 	compile.Stdout, compile.Stderr = &manifests, &diags
 	if err := compile.Run(); err != nil {
-		t.Fatalf("tycho %s: %v\n%s", strings.Join(args, " "), err, diags.String())
+		return "", nil, fmt.Errorf("tycho %s: %v\n%s", strings.Join(args, " "), err, diags.String())
 	}
 	if diags.Len() > 0 {
 		t.Logf("tycho compile diagnostics:\n%s", diags.String())
@@ -57,6 +69,13 @@ func deploy(t *testing.T, ns string, files map[string]string, env []string, comp
 	if err := os.WriteFile(filepath.Join(dir, "manifests.yaml"), manifests.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, manifests.Bytes(), nil
+}
+
+// apply applies the manifests of a system compiled into ns (in dir) and
+// deletes the namespace when the test ends.
+func apply(t *testing.T, ns, dir string, manifests []byte) *system {
+	t.Helper()
 	client, err := kubernetes.NewForConfig(kc.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -71,9 +90,9 @@ func deploy(t *testing.T, ns string, files map[string]string, env []string, comp
 		_, _ = s.kubectlRaw(context.Background(), "delete", "namespace", ns, "--wait=false")
 	})
 	apply := exec.Command(kubectl, "--kubeconfig", kc.Kubeconfig, "apply", "-f", "-")
-	apply.Stdin = bytes.NewReader(manifests.Bytes())
+	apply.Stdin = bytes.NewReader(manifests)
 	if out, err := apply.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s\nmanifests:\n%s", err, out, manifests.String())
+		t.Fatalf("kubectl apply: %v\n%s\nmanifests:\n%s", err, out, manifests)
 	}
 	return s
 }

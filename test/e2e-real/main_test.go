@@ -96,6 +96,7 @@ func runMain(m *testing.M) int {
 
 	code := m.Run()
 
+	stopIngress()
 	start = time.Now()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "e2e-real: component logs (tails):\n%s", n.Logs(15))

@@ -32,8 +32,10 @@ func checkBinDir(dir string) error {
 }
 
 // EnsureBinaries returns the directory of the node binaries, building them
-// with test/realnode/build.sh when its cache lacks them (about 15-20 minutes
-// on 2 cores; well under a second when warm). BinDirEnv overrides it.
+// with test/realnode/build.sh when its cache lacks them (about 25 minutes on
+// 2 cores; well under a second when warm). BinDirEnv overrides it. The
+// directory also holds Traefik (TraefikBinary, GatewayCRDs), which only the
+// tests that run the ingress controller need, and so which it may lack.
 func EnsureBinaries(ctx context.Context, logw io.Writer) (string, error) {
 	if dir := os.Getenv(BinDirEnv); dir != "" {
 		if err := checkBinDir(dir); err != nil {

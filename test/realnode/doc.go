@@ -12,7 +12,10 @@
 //
 // Pods run from local images only (ProbeImage, BusyboxImage, PauseImage),
 // built by the package from test/probe, Debian's static busybox and dash,
-// and imported with ctr; nothing is pulled. The pod network is a bridge
+// and imported with ctr; nothing is pulled. TraefikImage, the ingress
+// controller's, is written by WriteTraefikArchive and imported with
+// ImportImage by the tests that run it; APIForPods lets its pod reach the
+// API server. The pod network is a bridge
 // (BridgeName, NodeIP) with addresses from PodCIDR; Services use the
 // harness's range, and nothing leaves the machine.
 //

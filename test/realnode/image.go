@@ -113,8 +113,8 @@ var shell = []string{"/usr/bin/dash", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64
 // rootfsLayer is an uncompressed layer tar with the probe at /probe,
 // busybox at /bin/busybox and its applets, dash as /bin/sh, /bin/nc and
 // /bin/nc linked to the probe where busybox's applet does not fit,
-// and the directories a container expects.
-func rootfsLayer(probe, busybox string) ([]byte, error) {
+// the directories a container expects, and the extra executables.
+func rootfsLayer(probe, busybox string, extra ...layerFile) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0)
@@ -148,6 +148,11 @@ func rootfsLayer(probe, busybox string) ([]byte, error) {
 	}
 	if err := file("bin/busybox", busybox); err != nil {
 		return nil, err
+	}
+	for _, f := range extra {
+		if err := file(f.name, f.src); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range busyboxApplets {
 		if err := link("bin/"+a, "busybox"); err != nil {
@@ -191,6 +196,10 @@ func rootfsLayer(probe, busybox string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// layerFile is an executable of a layer: its path in the image (relative)
+// and on this machine.
+type layerFile struct{ name, src string }
+
 // WriteImageArchive writes an OCI image layout, as a tar archive, to path:
 // one layer (see rootfsLayer) and one manifest per distinct command, named
 // for containerd (io.containerd.image.name) as ProbeImage, PauseImage and
@@ -200,26 +209,42 @@ func WriteImageArchive(path, probe, busybox string) error {
 	if err != nil {
 		return fmt.Errorf("writing the image layer: %w", err)
 	}
+	return writeOCIArchive(path, layer, []ociImage{
+		{names: []string{ProbeImage, PauseImage}, cmd: []string{"/probe", "sleep"}},
+		{names: []string{BusyboxImage}, cmd: []string{"sh"}},
+	})
+}
+
+// ociImage is one image of an archive written by writeOCIArchive: its
+// names and its default command.
+type ociImage struct {
+	names      []string
+	entrypoint []string
+	cmd        []string
+}
+
+// writeOCIArchive writes an OCI image layout, as a tar archive, to path:
+// the one uncompressed layer and a manifest per image, each named for
+// containerd (io.containerd.image.name) by its names.
+func writeOCIArchive(path string, layer []byte, images []ociImage) error {
 	layerBlob := blob{"application/vnd.oci.image.layer.v1.tar", layer}
 	blobs := map[string]blob{layerBlob.digest(): layerBlob}
 	platform := map[string]any{"architecture": runtime.GOARCH, "os": "linux"}
 	var manifests []map[string]any
-	for _, img := range []struct {
-		names []string
-		cmd   []string
-	}{
-		{[]string{ProbeImage, PauseImage}, []string{"/probe", "sleep"}},
-		{[]string{BusyboxImage}, []string{"sh"}},
-	} {
+	for _, img := range images {
+		config := map[string]any{
+			"Env": []string{"PATH=/bin:/"},
+			"Cmd": img.cmd,
+		}
+		if img.entrypoint != nil {
+			config["Entrypoint"] = img.entrypoint
+		}
 		cfg, err := json.Marshal(map[string]any{
 			"architecture": runtime.GOARCH,
 			"os":           "linux",
 			"created":      "1970-01-01T00:00:00Z",
-			"config": map[string]any{
-				"Env": []string{"PATH=/bin:/"},
-				"Cmd": img.cmd,
-			},
-			"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerBlob.digest()}},
+			"config":       config,
+			"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{layerBlob.digest()}},
 		})
 		if err != nil {
 			return err

@@ -111,6 +111,7 @@ type Node struct {
 	stopOnce  sync.Once
 	stopErr   error
 	residue   []string
+	podAPI    *podAPI
 	reaper    *exec.Cmd
 	reaperIn  io.WriteCloser
 	sigCancel func()
@@ -469,7 +470,7 @@ func (n *Node) start(ctx context.Context, o Options) error {
 // private containerd and imports the images.
 func (n *Node) startContainerd(ctx context.Context) error {
 	t := time.Now()
-	probe := filepath.Join(n.Dir, "bin", "probe")
+	probe := n.ProbePath()
 	if err := BuildProbe(ctx, probe); err != nil {
 		return err
 	}
@@ -492,17 +493,8 @@ func (n *Node) startContainerd(ctx context.Context) error {
 	}
 	n.step("containerd ready", t)
 	t = time.Now()
-	if _, err := n.ctr(ctx, "images", "import", archive); err != nil {
+	if err := n.ImportImage(ctx, archive, ImageNames...); err != nil {
 		return err
-	}
-	out, err := n.ctr(ctx, "images", "ls", "-q")
-	if err != nil {
-		return err
-	}
-	for _, img := range ImageNames {
-		if !slices.Contains(strings.Fields(out), img) {
-			return fmt.Errorf("image %s missing after import; containerd has: %s", img, out)
-		}
 	}
 	n.step("images imported", t)
 	return nil

@@ -1,8 +1,9 @@
 # test/realnode/realnode.mk: the real-node end-to-end tests; included from
 # the root Makefile (include test/realnode/realnode.mk).
 #
-#   make realnode-bin  build (or find cached) kubelet, kube-proxy, CoreDNS and
-#                      kube-router; prints the cache directory
+#   make realnode-bin  build (or find cached) kubelet, kube-proxy, CoreDNS,
+#                      kube-router and Traefik (the ingress controller some
+#                      tests run); prints the cache directory
 #   make e2e-real      install the Debian packages the node needs, then run
 #                      test/e2e-real: compose systems compiled by tycho on a
 #                      real node (containerd, kubelet, kube-proxy, CoreDNS,
@@ -15,7 +16,7 @@
 #
 # The node binaries are cached in $${XDG_CACHE_HOME:-$$HOME/.cache}/tycho/realnode/
 # (override with TYCHO_REALNODE_CACHE), apart from the control plane's; a cold
-# build takes about 15-20 minutes on 2 cores.
+# build takes about 25 minutes on 2 cores, Traefik included (see README.md).
 
 TYCHO_REALNODE_BUILD := test/realnode/build.sh
 TYCHO_CLUSTER_BUILD ?= test/cluster/tools/build.sh
