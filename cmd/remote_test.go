@@ -341,9 +341,14 @@ func TestRemoteDownSameAsLocal(t *testing.T) {
 		{name: "NoWaitWithVolumes", args: []string{"down", "--wait=false", "--volumes", testGUID}, wantOut: testGUID + "\n"},
 		{name: "UnknownStillDeletesTheOthers", args: []string{"down", testGUID2, testGUID}, wantCode: 1, wantOut: testGUID + "\n",
 			wantErr: "tycho: down: system " + testGUID2 + ": system not found\n"},
-		{name: "BadGUID", args: []string{"down", "nope", testGUID}, wantCode: 1, wantOut: testGUID + "\n",
-			wantErr: `tycho: down: guid "nope": want 32 lowercase hex characters` + "\n"},
-		{name: "NoGUID", args: []string{"down"}, wantCode: 2, wantErr: "tycho: requires at least 1 arg(s), only received 0\n"},
+		{name: "UnknownName", args: []string{"down", "nope", testGUID}, wantCode: 1, wantOut: testGUID + "\n",
+			wantErr: `tycho: down: no running system is named "nope": system not found` + "\n"},
+		{name: "BadRef", args: []string{"down", "no/pe", testGUID}, wantCode: 2,
+			wantErr: `tycho: "no/pe" is neither a GUID (32 lowercase hex characters) nor a system name` + "\n"},
+		// by name, as docker compose down finds its project
+		{name: "ByName", args: []string{"down", "shop"}, wantOut: testGUID + "\n"},
+		{name: "ByProjectFlag", args: []string{"down", "-p", "shop"}, wantOut: testGUID + "\n"},
+		{name: "ByComposeFileHere", args: []string{"down"}, wantOut: testGUID + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -489,15 +494,5 @@ func TestRemoteUpDiagnosticsSameAsLocal(t *testing.T) {
 				t.Errorf("stderr (-local +remote):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestUsedEnv(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{"A": "1", "B": "2", "C": "3", "D": "4", "E": "5", "F": "6", "G": "7", "SECRET": "s"}
-	text := "a: $A\nb: ${B:-x}\nc: $$C\nd: ${D:-${E}}\nf: $$$F\nh: ${H}\n"
-	want := map[string]string{"A": "1", "B": "2", "D": "4", "E": "5", "F": "6"}
-	if diff := cmp.Diff(want, usedEnv([]byte(text), env)); diff != "" {
-		t.Errorf("usedEnv (-want +got):\n%s", diff)
 	}
 }

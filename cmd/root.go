@@ -68,6 +68,7 @@ on a cluster tracked by a GUID.`,
 	root.AddCommand(NewUpCommand(streams, deps), NewStatusCommand(streams, deps), NewDownCommand(streams, deps))
 	root.AddCommand(NewAPICommand(streams, deps))
 	root.AddCommand(NewDiffCommand(streams, deps), NewLogsCommand(streams, deps), NewEventsCommand(streams, deps))
+	root.AddCommand(NewPsCommand(streams, deps), NewRestartCommand(streams, deps))
 	return root
 }
 
