@@ -393,10 +393,10 @@ func writeUpTable(w io.Writer, sys *executor.System) error {
 type statusCmd struct {
 	kube    kubeFlags
 	project string
-	remote remoteFlags
-	terse  bool
-	output string
-	set    *pflag.FlagSet
+	remote  remoteFlags
+	terse   bool
+	output  string
+	set     *pflag.FlagSet
 }
 
 // NewStatusCommand builds `tycho status`.

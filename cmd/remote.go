@@ -121,4 +121,3 @@ func checkDiagnostics(format string) error {
 	}
 	return usageError("--diagnostics must be text or json, not %q", format)
 }
-
