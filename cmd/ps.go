@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tychoctl/tycho/executor"
+	"github.com/tychoctl/tycho/ops"
 )
 
 type psCmd struct {
@@ -43,8 +44,8 @@ reached on inside the system and the addresses of its published ports.
 --watch prints the rows again whenever a pod of the system changes.
 
 SYSTEM is a GUID or a system's name (default: -p, else the compose file in
-the working directory). ps needs cluster access: it cannot go through
---server.`,
+the working directory). With --server URL, ps asks Tycho's HTTP API (GET
+/v1/systems/{guid}/services), and --watch asks it again every 2 seconds.`,
 		Example: `  tycho ps shop
   tycho ps 0123456789abcdef0123456789abcdef -o json
   tycho ps --watch`,
@@ -176,8 +177,9 @@ alone.
 
 SYSTEM is a GUID or a system's name; with -p, every argument is a
 service; without either, the system is the compose project of the
-working directory. restart needs cluster access: it cannot go through
---server.`,
+working directory. With --server URL, restart asks Tycho's HTTP API (POST
+/v1/systems/{guid}/restart): the server's start timeout bounds the wait,
+--timeout (when given) the whole call.`,
 		Example: `  tycho restart shop
   tycho restart 0123456789abcdef0123456789abcdef web worker
   tycho restart -p shop web --timeout 2m`,
@@ -214,7 +216,14 @@ func (c *restartCmd) run(ctx context.Context, streams Streams, deps Deps, env ex
 	if err != nil {
 		return err
 	}
-	ctx, stop := withSignals(ctx, env)
+	// through the API, the server's start timeout bounds the wait, and
+	// --timeout (when given) the call
+	var stop context.CancelFunc
+	if _, remote := sys.(*ops.Remote); remote {
+		ctx, stop = remoteContext(ctx, env, c.set, c.timeout)
+	} else {
+		ctx, stop = withSignals(ctx, env)
+	}
 	defer stop()
 	p := &progress{w: streams.Err, tty: isTerminal(streams.Out) && isTerminal(streams.Err)}
 	done, err := sys.Restart(ctx, executor.RestartOptions{

@@ -27,11 +27,14 @@ func (env execEnv) systems(op string, kube *kubeFlags, remote *remoteFlags, set 
 		return nil, err
 	}
 	if use {
+		if err := refuse(set, "the server's cluster is used", "kubeconfig", "context"); err != nil {
+			return nil, err
+		}
 		cl, err := remote.client(deps)
 		if err != nil {
 			return nil, err
 		}
-		sys := &ops.Remote{Client: cl, Hint: "give the token with --token-file or " + TokenEnv}
+		sys := &ops.Remote{Client: cl, Hint: "give the token with --token-file or " + TokenEnv, PollInterval: env.pollInterval}
 		if err := ops.Available(sys, op); err != nil {
 			return nil, failed("", err, time.Time{})
 		}

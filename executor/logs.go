@@ -166,7 +166,7 @@ func (l *logger) selectServices(ctx context.Context, pods []corev1.Pod) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("system %s has no service %s (its services: %s)", l.opts.GUID, strings.Join(missing, ", "), strings.Join(names, ", "))
+		return &ServiceError{fmt.Sprintf("system %s has no service %s (its services: %s)", l.opts.GUID, strings.Join(missing, ", "), strings.Join(names, ", "))}
 	}
 	return nil
 }

@@ -219,7 +219,13 @@ func podTrouble(p *corev1.Pod) string {
 				if msg == "" {
 					msg = c.Reason
 				}
-				return "Pending: " + strings.Join(strings.Fields(msg), " ")
+				// its first sentence says why; the rest is about
+				// preemption
+				msg = strings.Join(strings.Fields(msg), " ")
+				if i := strings.Index(msg, ". "); i >= 0 {
+					msg = msg[:i+1]
+				}
+				return "Pending: " + msg
 			}
 		}
 	}

@@ -47,7 +47,7 @@ func psCluster() []runtime.Object {
 	}
 	pending := pod("cache-1", ns, guid1, "cache", "cache")
 	pending.Status = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-		Reason: "Unschedulable", Message: "0/1 nodes are available:\n 1 Insufficient memory."}}}
+		Reason: "Unschedulable", Message: "0/1 nodes are available:\n 1 Insufficient memory. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."}}}
 	lb := service("web-published", ns, guid1, "web", corev1.ServiceTypeLoadBalancer, 8080)
 	lb.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}}
 	web2 := service("web-alias", ns, guid1, "web", "", 80)

@@ -40,6 +40,13 @@ type RestartOptions struct {
 	PollInterval time.Duration
 }
 
+// ServiceError is a service that a system does not have, or that cannot
+// do what was asked (a Job restarted).
+type ServiceError struct{ Msg string }
+
+// Error returns the message.
+func (e *ServiceError) Error() string { return e.Msg }
+
 // Restart is kubectl rollout restart of the system's Deployments and
 // DaemonSets (of Services only, when given): it sets the restartedAt
 // annotation of their pod templates by a merge patch under Tycho's field
@@ -53,7 +60,8 @@ func Restart(ctx context.Context, c *Client, opts RestartOptions) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	all, err := workloads(ctx, c, loc.Namespace, kubernetes.LabelGUID+"="+opts.GUID)
+	// only Tycho's workloads (labelled executor=tycho)
+	all, err := workloads(ctx, c, loc.Namespace, systemSelector(opts.GUID))
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +80,7 @@ func Restart(ctx context.Context, c *Client, opts RestartOptions) ([]string, err
 		found[w.Name] = true
 		if w.Kind == "Job" {
 			if len(want) > 0 {
-				return nil, fmt.Errorf("service %s is a Job, which runs once: it cannot be restarted", w.Name)
+				return nil, &ServiceError{fmt.Sprintf("service %s is a Job, which runs once: it cannot be restarted", w.Name)}
 			}
 			continue
 		}
@@ -89,7 +97,7 @@ func Restart(ctx context.Context, c *Client, opts RestartOptions) ([]string, err
 		for _, w := range ws {
 			names = append(names, w.Name)
 		}
-		return nil, fmt.Errorf("system %s has no service %s (its services: %s)", opts.GUID, strings.Join(missing, ", "), strings.Join(names, ", "))
+		return nil, &ServiceError{fmt.Sprintf("system %s has no service %s (its services: %s)", opts.GUID, strings.Join(missing, ", "), strings.Join(names, ", "))}
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("system %s has no Deployment or DaemonSet to restart", opts.GUID)

@@ -133,12 +133,12 @@ func TestDownRefs(t *testing.T) {
 func TestRemoteNeedsCluster(t *testing.T) {
 	t.Parallel()
 	r := &ops.Remote{}
-	for _, op := range []string{"diff", "ps", "logs", "events", "restart"} {
+	for _, op := range []string{"diff", "logs", "events"} {
 		if err := ops.Available(r, op); !errors.Is(err, ops.ErrNeedsCluster) {
 			t.Errorf("Available(%s) = %v, want ErrNeedsCluster", op, err)
 		}
 	}
-	for _, op := range []string{"up", "list", "down"} {
+	for _, op := range []string{"up", "list", "down", "ps", "restart"} {
 		if err := ops.Available(r, op); err != nil {
 			t.Errorf("Available(%s) = %v", op, err)
 		}

@@ -29,6 +29,8 @@ type Remote struct {
 	// Hint is added to the message of a 401 answer, e.g. where the
 	// token comes from.
 	Hint string
+	// PollInterval is the period of WatchPs (0: 2s).
+	PollInterval time.Duration
 }
 
 var _ Systems = (*Remote)(nil)
@@ -42,7 +44,7 @@ func needsCluster(op string) error {
 // offer.
 func (r *Remote) unavailable(op string) error {
 	switch op {
-	case "diff", "ps", "logs", "events", "restart":
+	case "diff", "logs", "events":
 		return needsCluster(op)
 	}
 	return nil
@@ -407,14 +409,57 @@ func (r *Remote) Down(ctx context.Context, guids []string, opts executor.DownOpt
 	return results, nil
 }
 
-// Ps needs cluster access.
-func (r *Remote) Ps(context.Context, executor.PsOptions) ([]executor.ServiceStatus, error) {
-	return nil, needsCluster("ps")
+// Ps asks the API for the services of the system.
+func (r *Remote) Ps(ctx context.Context, opts executor.PsOptions) ([]executor.ServiceStatus, error) {
+	rows, err := r.Client.Services(ctx, opts.GUID)
+	if err != nil {
+		return nil, errors.New(r.Describe(err))
+	}
+	out := make([]executor.ServiceStatus, len(rows))
+	for i, s := range rows {
+		out[i] = executor.ServiceStatus{Service: s.Service, Kind: s.Kind, Ready: s.Ready, Desired: s.Desired, Restarts: s.Restarts,
+			State: s.State, Ports: orEmpty(s.Ports), Endpoints: orEmpty(s.Endpoints)}
+	}
+	return out, nil
 }
 
-// WatchPs needs cluster access.
-func (r *Remote) WatchPs(context.Context, executor.PsOptions, func([]executor.ServiceStatus) error) error {
-	return needsCluster("ps")
+func orEmpty(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
+// WatchPs asks the API for the services every PollInterval (the API has
+// no watch) and calls fn when they changed.
+func (r *Remote) WatchPs(ctx context.Context, opts executor.PsOptions, fn func([]executor.ServiceStatus) error) error {
+	interval := r.PollInterval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := ""
+	for {
+		rows, err := r.Ps(ctx, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if key := fmt.Sprint(rows); key != last {
+			last = key
+			if err := fn(rows); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Logs needs cluster access: the API serves no logs.
@@ -427,7 +472,12 @@ func (r *Remote) Events(context.Context, executor.EventsOptions) ([]executor.Clu
 	return nil, needsCluster("events")
 }
 
-// Restart needs cluster access.
-func (r *Remote) Restart(context.Context, executor.RestartOptions) ([]string, error) {
-	return nil, needsCluster("restart")
+// Restart asks the API to restart the services; the server's start
+// timeout bounds the wait (opts.Timeout does not).
+func (r *Remote) Restart(ctx context.Context, opts executor.RestartOptions) ([]string, error) {
+	res, err := r.Client.Restart(ctx, opts.GUID, api.RestartRequest{Services: opts.Services, Wait: opts.Wait})
+	if err != nil {
+		return nil, errors.New(r.Describe(err))
+	}
+	return res.Restarted, nil
 }
