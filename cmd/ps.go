@@ -39,8 +39,9 @@ func newPsCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 workload kind, its ready and desired replicas, the restarts of its
 containers, its state (running, updating, starting, completed, stopped,
 failed, or why a pod does not run: CrashLoopBackOff, ImagePullBackOff,
-"Pending: " and the scheduler's reason ...), the ports its pods are
-reached on inside the system and the addresses of its published ports.
+Error, OOMKilled, "Pending: " and the scheduler's reason ...), the ports
+its pods are reached on inside the system and the addresses of its
+published ports.
 --watch prints the rows again whenever a pod of the system changes.
 
 SYSTEM is a GUID or a system's name (default: -p, else the compose file in

@@ -125,7 +125,7 @@ func psIn(ctx context.Context, c *Client, ns, guid string) ([]ServiceStatus, err
 		}
 		// a pod that cannot run says why the service is not ready: the
 		// first such pod by name
-		if why := podTrouble(p); why != "" && (r.State == "running" || r.State == "updating" || r.State == "starting") {
+		if why := podTrouble(p, r.Kind == "Job"); why != "" && (r.State == "running" || r.State == "updating" || r.State == "starting") {
 			r.State = why
 		}
 	}
@@ -204,12 +204,19 @@ func jobPhase(j *batchv1.Job) string {
 
 // podTrouble says why a pod does not run, "" when nothing stops it: a
 // container's waiting reason (CrashLoopBackOff, ImagePullBackOff ...),
-// else, for an unscheduled pod, "Pending: " and the scheduler's message.
-func podTrouble(p *corev1.Pod) string {
+// else the reason a container that should run ended (Error, Completed,
+// OOMKilled: not for a Job's, which end), else, for an unscheduled pod,
+// "Pending: " and the scheduler's message.
+func podTrouble(p *corev1.Pod, job bool) string {
 	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "PodInitializing" && w.Reason != "ContainerCreating" {
 			return w.Reason
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if t := cs.State.Terminated; t != nil && !job && t.Reason != "" {
+			return t.Reason
 		}
 	}
 	if p.Status.Phase == corev1.PodPending {

@@ -29,6 +29,8 @@ func psCluster() []runtime.Object {
 	web.Status = appsv1.DeploymentStatus{Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2}
 	db := deployment("db", ns, guid1)
 	db.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1}
+	worker := deployment("worker", ns, guid1)
+	worker.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1}
 	cache := deployment("cache", ns, guid1)
 	cache.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1}
 	migrate := job("migrate", ns, guid1)
@@ -38,7 +40,10 @@ func psCluster() []runtime.Object {
 	agent.Generation = 1
 	status := func(p *corev1.Pod, restarts int32, waiting string) *corev1.Pod {
 		cs := corev1.ContainerStatus{Name: p.Spec.Containers[0].Name, RestartCount: restarts, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
-		if waiting != "" {
+		switch {
+		case waiting == "Error" || waiting == "Completed":
+			cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: waiting, ExitCode: 1}}
+		case waiting != "":
 			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting, Message: "back-off 5m0s"}}
 		}
 		p.Status.Phase = corev1.PodRunning
@@ -53,10 +58,11 @@ func psCluster() []runtime.Object {
 	web2 := service("web-alias", ns, guid1, "web", "", 80)
 	web2.Spec.Ports = append(web2.Spec.Ports, corev1.ServicePort{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP})
 	return []runtime.Object{
-		record(ns, guid1), web, db, cache, migrate, agent,
+		record(ns, guid1), web, db, cache, migrate, agent, worker,
+		status(pod("worker-1", ns, guid1, "worker", "worker"), 1, "Error"),
 		status(pod("web-1", ns, guid1, "web", "web"), 0, ""), status(pod("web-2", ns, guid1, "web", "web"), 2, ""),
 		status(pod("db-1", ns, guid1, "db", "db"), 7, "CrashLoopBackOff"), pending,
-		status(pod("migrate-1", ns, guid1, "migrate", "migrate"), 0, ""),
+		status(pod("migrate-1", ns, guid1, "migrate", "migrate"), 0, "Completed"),
 		service("web", ns, guid1, "web", "", 80), web2, lb, service("db", ns, guid1, "db", "", 5432),
 		// another system's
 		deployment("web", "other", guid2),
@@ -76,6 +82,7 @@ func TestPs(t *testing.T) {
 		{Service: "db", Kind: "Deployment", Ready: 0, Desired: 1, Restarts: 7, State: "CrashLoopBackOff", Ports: []string{"5432/tcp"}, Endpoints: []string{}},
 		{Service: "migrate", Kind: "Job", Ready: 1, Desired: 1, State: "completed", Ports: []string{}, Endpoints: []string{}},
 		{Service: "web", Kind: "Deployment", Ready: 2, Desired: 2, Restarts: 2, State: "running", Ports: []string{"53/udp", "80/tcp"}, Endpoints: []string{"203.0.113.7:8080"}},
+		{Service: "worker", Kind: "Deployment", Ready: 0, Desired: 1, Restarts: 1, State: "Error", Ports: []string{}, Endpoints: []string{}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Ps (-want +got):\n%s", diff)
@@ -138,10 +145,10 @@ func TestRestart(t *testing.T) {
 		want     []string
 		wantErr  string
 	}{
-		{name: "All", want: []string{"DaemonSet/agent", "Deployment/cache", "Deployment/db", "Deployment/web"}},
+		{name: "All", want: []string{"DaemonSet/agent", "Deployment/cache", "Deployment/db", "Deployment/web", "Deployment/worker"}},
 		{name: "Some", services: []string{"web", "db"}, want: []string{"Deployment/db", "Deployment/web"}},
 		{name: "Job", services: []string{"migrate"}, wantErr: "service migrate is a Job, which runs once: it cannot be restarted"},
-		{name: "Unknown", services: []string{"web", "cache2"}, wantErr: "system " + guid1 + " has no service cache2 (its services: agent, cache, db, migrate, web)"},
+		{name: "Unknown", services: []string{"web", "cache2"}, wantErr: "system " + guid1 + " has no service cache2 (its services: agent, cache, db, migrate, web, worker)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
