@@ -151,13 +151,16 @@ NO_COLOR or --no-color). --follow streams them until interrupted, and
 follows the pods that start meanwhile (after a restart or a scale-up) and
 the containers that restart.
 
-SYSTEM is a GUID or a system's name; without it (or with a SERVICE first,
-given -p), the system is named by -p, else by the compose file in the
-working directory, as docker compose finds its project. logs needs
-cluster access: it cannot go through --server.`,
+SYSTEM is a GUID or a system's name. With -p NAME every argument is a
+service. Without SYSTEM, or when no running system has the name of the
+first argument, the system is the compose project of the working
+directory (its name:), as docker compose finds its project: in the
+directory of compose.yaml, "tycho logs -f web" follows service web. logs
+needs cluster access: it cannot go through --server.`,
 		Example: `  tycho logs shop
   tycho logs 0123456789abcdef0123456789abcdef web --follow --tail 20
-  tycho logs -p shop web db --since 10m --timestamps`,
+  tycho logs -p shop web db --since 10m --timestamps
+  tycho logs -f web     # in the directory of the system's compose.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c.timeoutSet = cmd.Flags().Changed("request-timeout")
 			return c.run(cmd.Context(), streams, deps, env, args)
@@ -194,11 +197,7 @@ func (c *logsCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 	if err != nil {
 		return err
 	}
-	arg, services := "", args
-	if c.system.project == "" && len(args) > 0 {
-		arg, services = args[0], args[1:]
-	}
-	guid, err := c.system.resolve(ctx, sys, deps, env, arg, *c.kube.namespace)
+	guid, services, err := c.system.resolveServices(ctx, sys, deps, env, args, *c.kube.namespace)
 	if err != nil {
 		return err
 	}

@@ -167,10 +167,16 @@ func TestLogsCommand(t *testing.T) {
 		wantOut  string
 		wantErr  string
 		wantOpts string // of the last request
+		dir      map[string]string
 	}{
 		{name: "All", args: []string{"logs", testGUID}, wantOut: "db-1  | ready\nweb-1 | GET /\nweb-2 | GET /\n"},
 		{name: "ByName", args: []string{"logs", "shop", "web"}, wantOut: "web-1 | GET /\nweb-2 | GET /\n"},
 		{name: "ByProjectFlag", args: []string{"logs", "-p", "shop", "web", "db"}, wantOut: "db-1  | ready\nweb-1 | GET /\nweb-2 | GET /\n"},
+		// no system is named web: the compose file here names it, as
+		// docker compose logs web
+		{name: "ServiceOfTheComposeFileHere", dir: map[string]string{"compose.yaml": shopCompose}, args: []string{"logs", "web"},
+			wantOut: "web-1 | GET /\nweb-2 | GET /\n"},
+		{name: "UnknownNameNoComposeFile", args: []string{"logs", "web"}, wantCode: 1, wantErr: `tycho: no running system is named "web": system not found`},
 		{name: "OneService", args: []string{"logs", testGUID, "db", "--tail", "3", "--previous", "--no-log-prefix"}, wantOut: "ready\n", wantOpts: "db tail=3 previous"},
 		{name: "UnknownService", args: []string{"logs", testGUID, "cache"}, wantCode: 1,
 			wantErr: `tycho: logs: system ` + testGUID + ` has no service "cache" (its services: db, web)`},
@@ -187,7 +193,7 @@ func TestLogsCommand(t *testing.T) {
 			f := executortest.New(inspected())
 			f.SetLogs("web", "GET /\n")
 			f.SetLogs("db", "ready\n")
-			code, out, errOut := runInspect(t, f, t.TempDir(), tt.args...)
+			code, out, errOut := runInspect(t, f, composeDir(t, tt.dir), tt.args...)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
 			}

@@ -177,8 +177,11 @@ runs once: naming one is an error, and without names Jobs are left
 alone.
 
 SYSTEM is a GUID or a system's name; with -p, every argument is a
-service; without either, the system is the compose project of the
-working directory. With --server URL, restart asks Tycho's HTTP API (POST
+service. Without SYSTEM, or when no running system has the name of the
+first argument, the system is the compose project of the working
+directory (tycho restart web, as docker compose restart web).
+
+With --server URL, restart asks Tycho's HTTP API (POST
 /v1/systems/{guid}/restart): the server's start timeout bounds the wait,
 --timeout (when given) the whole call.`,
 		Example: `  tycho restart shop
@@ -209,11 +212,7 @@ func (c *restartCmd) run(ctx context.Context, streams Streams, deps Deps, env ex
 	if err != nil {
 		return err
 	}
-	arg, services := "", args
-	if c.system.project == "" && len(args) > 0 {
-		arg, services = args[0], args[1:]
-	}
-	guid, err := c.system.resolve(ctx, sys, deps, env, arg, *c.kube.namespace)
+	guid, services, err := c.system.resolveServices(ctx, sys, deps, env, args, *c.kube.namespace)
 	if err != nil {
 		return err
 	}

@@ -161,8 +161,11 @@ func TestRestartCommand(t *testing.T) {
 		wantOut  string
 		wantErr  string
 		patched  []string
+		dir      map[string]string
 	}{
 		{name: "All", args: []string{"restart", "shop", "--wait=false"}, wantOut: "Deployment/db restarted\nDeployment/web restarted\n", patched: []string{"db", "web"}},
+		{name: "ServiceOfTheComposeFileHere", dir: map[string]string{"compose.yaml": shopCompose}, args: []string{"restart", "web", "--wait=false"},
+			wantOut: "Deployment/web restarted\n", patched: []string{"web"}},
 		{name: "OneByProjectFlag", args: []string{"restart", "-p", "shop", "web", "--wait=false"}, wantOut: "Deployment/web restarted\n", patched: []string{"web"}},
 		// web's status is ready and stays so: the wait ends at once
 		{name: "Wait", args: []string{"restart", testGUID, "web"}, wantOut: "Deployment/web restarted\n", patched: []string{"web"}},
@@ -173,7 +176,7 @@ func TestRestartCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := executortest.New(psObjects())
-			code, out, errOut := runInspect(t, f, t.TempDir(), tt.args...)
+			code, out, errOut := runInspect(t, f, composeDir(t, tt.dir), tt.args...)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
 			}
