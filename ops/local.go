@@ -32,6 +32,11 @@ func NewLocal(c *executor.Client) *Local {
 	return &Local{Connect: func() (*executor.Client, error) { return c, nil }}
 }
 
+// Client is the cluster client (made on first use), for what only a
+// cluster can do after an operation, e.g. forwarding the ports of a
+// system that Up started.
+func (l *Local) Client() (*executor.Client, error) { return l.client() }
+
 func (l *Local) client() (*executor.Client, error) {
 	l.once.Do(func() {
 		if l.Connect == nil {
