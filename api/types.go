@@ -355,3 +355,41 @@ func (d Diagnostic) String() string {
 	}
 	return s
 }
+
+// ServiceStatus is the state of one service of a system, a row of
+// GET /v1/systems/{guid}/services (tycho ps).
+type ServiceStatus struct {
+	Service string `json:"service"`
+	// Kind is Deployment, DaemonSet or Job.
+	Kind string `json:"kind"`
+	// Ready counts the ready pods (the succeeded ones of a Job), Desired
+	// those the workload wants.
+	Ready   int32 `json:"ready"`
+	Desired int32 `json:"desired"`
+	// Restarts adds up the restarts of the containers of its pods.
+	Restarts int32 `json:"restarts"`
+	// State is "running", "updating", "starting", "completed",
+	// "stopped", "failed: why", or why a pod does not run
+	// ("CrashLoopBackOff", "Pending: <the scheduler's reason>" ...).
+	State string `json:"state"`
+	// Ports are the ports its pods are reached on, as "8080/tcp".
+	Ports []string `json:"ports"`
+	// Endpoints are the addresses of its published ports, "IP:port".
+	Endpoints []string `json:"endpoints"`
+}
+
+// RestartRequest is the body of POST /v1/systems/{guid}/restart.
+type RestartRequest struct {
+	// Services are the services to restart; none means every Deployment
+	// and DaemonSet of the system.
+	Services []string `json:"services,omitempty"`
+	// Wait makes the call return once the restarted workloads are rolled
+	// out (at most the server's start timeout).
+	Wait bool `json:"wait,omitempty"`
+}
+
+// RestartResult is the result of a restart.
+type RestartResult struct {
+	// Restarted are the workloads restarted, as "Kind/name".
+	Restarted []string `json:"restarted"`
+}

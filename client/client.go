@@ -181,6 +181,28 @@ func (c *Client) Modify(ctx context.Context, guid string, p api.SystemPatch) (*a
 	return &res, nil
 }
 
+// Services reports the state of each service of the system guid, as
+// tycho ps shows it. An unknown GUID is an *Error for which IsNotFound
+// is true.
+func (c *Client) Services(ctx context.Context, guid string) ([]api.ServiceStatus, error) {
+	var res []api.ServiceStatus
+	if err := c.do(ctx, http.MethodGet, "/v1/systems/"+url.PathEscape(guid)+"/services", nil, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Restart restarts the services of the system guid (all its Deployments
+// and DaemonSets when req names none), as kubectl rollout restart does;
+// with req.Wait the answer comes once they are rolled out.
+func (c *Client) Restart(ctx context.Context, guid string, req api.RestartRequest) (*api.RestartResult, error) {
+	var res api.RestartResult
+	if err := c.do(ctx, http.MethodPost, "/v1/systems/"+url.PathEscape(guid)+"/restart", req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
 // maxResponse bounds the responses the client reads.
 const maxResponse = 32 << 20
 

@@ -3,8 +3,6 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -291,56 +289,4 @@ func (c *compileCmd) run(ctx context.Context, streams Streams, deps Deps) error 
 	}
 	_, err = streams.Out.Write(buf.Bytes())
 	return err
-}
-
-// compiles returns a function that compiles with f as often as the caller
-// needs (up and diff compile once for the system's name, then for its
-// namespace): standard input is read once, diagnostics are printed, and
-// the Namespace is left to the executor, which owns it.
-func (f compileFlags) compiles(ctx context.Context, deps Deps, streams Streams, guid string) (func(namespace string) (*compiler.Result, error), error) {
-	stdin, err := rereadable(streams.In, f.files)
-	if err != nil {
-		return nil, &ExitError{Code: 1, Err: err}
-	}
-	flags := f
-	flags.createNS = false
-	s := streams
-	s.In = stdin()
-	opts, err := flags.options(deps, s, guid)
-	if err != nil {
-		return nil, err
-	}
-	// what runs is held to --security: a system that needs more fails
-	// before anything is created
-	opts.Policy.SecurityCeiling = true
-	return func(namespace string) (*compiler.Result, error) {
-		opts.Namespace = namespace
-		opts.Load.Stdin = stdin()
-		res, err := compiler.Compile(ctx, opts)
-		if err != nil {
-			return nil, &ExitError{Code: 1, Err: err}
-		}
-		if res.Diags.HasErrors() {
-			if err := f.printDiags(streams, res.Diags); err != nil {
-				return nil, err
-			}
-			return nil, errReported
-		}
-		return res, nil
-	}, nil
-}
-
-// rereadable reads standard input once when a file is "-", so that it can
-// be given to several compiles.
-func rereadable(in io.Reader, files []string) (func() io.Reader, error) {
-	for _, f := range files {
-		if f == "-" && in != nil {
-			b, err := io.ReadAll(in)
-			if err != nil {
-				return nil, fmt.Errorf("reading stdin: %w", err)
-			}
-			return func() io.Reader { return bytes.NewReader(b) }, nil
-		}
-	}
-	return func() io.Reader { return in }, nil
 }

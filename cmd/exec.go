@@ -28,24 +28,24 @@ func NewExecCommand(streams Streams, deps Deps) *cobra.Command {
 func newExecCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 	c := &execCmd{}
 	cmd := &cobra.Command{
-		Use:   "exec [-i] [-t] GUID SERVICE [--index N] -- COMMAND [ARG...]",
+		Use:   "exec [-i] [-t] SYSTEM SERVICE [--index N] -- COMMAND [ARG...]",
 		Short: "Run a command in a running service",
 		Long: `Run a command in the container of a service of a system, as docker compose
-exec does: in its first running pod, or the --index'th (1-based; pods are
+exec does (SYSTEM is its GUID or its name): in its first running pod, or the --index'th (1-based; pods are
 ordered by StatefulSet ordinal, then by age). -i passes the standard input,
 -t allocates a terminal (and puts the local one in raw mode). Tycho exits
 with the command's exit code.
 
 exec needs access to the cluster (a kubeconfig): it cannot go through
 --server.`,
-		Example: `  tycho exec 0123456789abcdef0123456789abcdef web -- ls /srv
+		Example: `  tycho exec shop web -- ls /srv
   tycho exec -it 0123456789abcdef0123456789abcdef db --index 2 -- sh`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 && dash != 2 {
-				return usageError("exec takes GUID SERVICE -- COMMAND: %d arguments before --", dash)
+				return usageError("exec takes SYSTEM SERVICE -- COMMAND: %d arguments before --", dash)
 			}
 			if len(args) < 3 {
-				return usageError("exec takes GUID SERVICE -- COMMAND [ARG...]")
+				return usageError("exec takes SYSTEM SERVICE -- COMMAND [ARG...]")
 			}
 			return nil
 		},
@@ -63,19 +63,16 @@ exec needs access to the cluster (a kubeconfig): it cannot go through
 	return cmd
 }
 
-func (c *execCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guid, service string, command []string) error {
+func (c *execCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, system, service string, command []string) error {
 	if err := needsCluster("exec", c.remote, c.set); err != nil {
 		return err
-	}
-	if err := executor.ValidateGUID(guid); err != nil {
-		return usageError("%v", err)
 	}
 	if c.index < 1 {
 		return usageError("--index must be 1 or more, not %d", c.index)
 	}
-	client, err := env.connect(&c.kube, deps, streams)
+	guid, client, err := env.resolveLocal(ctx, &c.kube, deps, streams, system)
 	if err != nil {
-		return clusterError(err)
+		return err
 	}
 	opts := executor.ExecOptions{GUID: guid, Namespace: *c.kube.namespace, Service: service, Index: c.index,
 		Command: command, Stdout: streams.Out, Stderr: streams.Err}

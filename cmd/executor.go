@@ -22,7 +22,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tychoctl/tycho/compiler"
+	"github.com/tychoctl/tycho/diag"
 	"github.com/tychoctl/tycho/executor"
+	"github.com/tychoctl/tycho/ops"
 )
 
 // kubeFlags say how to reach the cluster, as kubectl's flags do.
@@ -279,76 +282,97 @@ func (c *upCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv
 	if err := checkOutput(c.output); err != nil {
 		return err
 	}
-	if remote, err := c.remote.use(c.set); err != nil || remote {
-		if err != nil {
-			return err
-		}
+	remote, err := c.remote.use(c.set)
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	req := ops.UpRequest{
+		Wait:          c.wait,
+		Timeout:       c.timeout,
+		KeepOnFailure: c.keep,
+		PruneVolumes:  c.pruneVolumes,
+		Pruned:        func(o string) { fmt.Fprintf(streams.Err, "pruned %s\n", o) },
+		Now:           env.now,
+		PollInterval:  env.pollInterval,
+		Diags:         func(d diag.List) error { return c.flags.printDiags(streams, d) },
+	}
+	if remote {
 		if c.forward {
 			return needsCluster("up --forward", c.remote, c.set)
 		}
-		return c.runRemote(ctx, streams, deps, env)
-	}
-	guid := c.guid
-	if guid == "" {
-		g, err := env.newGUID()
-		if err != nil {
-			return clusterError(err)
-		}
-		guid = g
-	}
-	compile, err := c.flags.compiles(ctx, deps, streams, guid)
-	if err != nil {
-		return err
-	}
-	ns, create := c.flags.namespace, c.flags.createNS
-	if ns == "" {
-		// the namespace is named after the system: compile once for the
-		// name, then for the namespace
-		res, err := compile(ns)
-		if err != nil {
+		if err := c.refuseRemote(); err != nil {
 			return err
 		}
-		ns, create = executor.NamespaceFor(res.System.Name, guid), true
+		req.Compile.Load = compiler.LoadOptions{Files: c.flags.files, Stdin: streams.In, WorkDir: deps.WorkDir, Env: deps.Env,
+			EnvFiles: c.flags.envFiles, ProjectName: c.flags.projectName, Profiles: c.flags.profiles}
+	} else {
+		req.GUID = c.guid
+		if req.GUID == "" {
+			if req.GUID, err = env.newGUID(); err != nil {
+				return clusterError(err)
+			}
+		}
+		// the executor makes the namespace, not the compiler
+		flags := c.flags
+		flags.createNS = false
+		if req.Compile, err = flags.options(deps, streams, req.GUID); err != nil {
+			return err
+		}
+		req.Compile.CreateNamespace = c.flags.createNS
 	}
-	res, err := compile(ns)
+	sys, err := env.systems("up", &c.kube, &c.remote, c.set, deps, streams)
 	if err != nil {
 		return err
 	}
-	if err := c.flags.printDiags(streams, res.Diags); err != nil {
+	var stop context.CancelFunc
+	if remote {
+		ctx, stop = remoteContext(ctx, env, c.set, c.timeout)
+	} else {
+		ctx, stop = withSignals(ctx, env)
+		p := &progress{w: streams.Err, tty: isTerminal(streams.Out) && isTerminal(streams.Err)}
+		req.Progress = p.event
+		defer p.done()
+	}
+	defer stop()
+	res, err := sys.Up(ctx, req)
+	if err != nil {
+		return failed("", err, env.now())
+	}
+	if err := c.print(streams.Out, res); err != nil || !c.forward {
 		return err
 	}
-	client, err := env.connect(&c.kube, deps, streams)
+	local, ok := sys.(*ops.Local)
+	if !ok {
+		return needsCluster("up --forward", c.remote, c.set)
+	}
+	client, err := local.Client()
 	if err != nil {
 		return clusterError(err)
 	}
-	ctx, stop := withSignals(ctx, env)
-	defer stop()
-	p := &progress{w: streams.Err, tty: isTerminal(streams.Out) && isTerminal(streams.Err)}
-	sys, err := executor.Up(ctx, client, executor.UpOptions{
-		System:          res.System.Name,
-		SecurityLevel:   res.System.Policy.SecurityLevel,
-		Objects:         res.Objects,
-		References:      res.References,
-		GUID:            guid,
-		Namespace:       ns,
-		CreateNamespace: create,
-		Wait:            c.wait,
-		Timeout:         c.timeout,
-		KeepOnFailure:   c.keep,
-		PruneVolumes:    c.pruneVolumes,
-		Pruned:          func(o string) { fmt.Fprintf(streams.Err, "pruned %s\n", o) },
-		Now:             env.now,
-		Progress:        p.event,
-		PollInterval:    env.pollInterval,
-	})
-	p.done()
-	if err != nil {
-		return clusterError(fmt.Errorf("up: %w", err))
+	return c.forwardPorts(ctx, client, streams, res)
+}
+
+// refuseRemote refuses the flags that up through the API cannot honour.
+func (c *upCmd) refuseRemote() error {
+	for _, r := range []struct {
+		why   string
+		flags []string
+	}{
+		{"the server makes the GUID", []string{"guid"}},
+		{"the server makes every system a namespace of its own", []string{"namespace", "create-namespace"}},
+		{"the server rolls back a start that fails", []string{"keep-on-failure"}},
+		{"the server's cluster is used", []string{"kubeconfig", "context"}},
+		{"the server compiles with its own settings (see tycho api --help)", []string{"strict", "registry", "expose",
+			"bind", "volume-size", "storage-class", "network-policy", "security", "disable-weaver", "wait-image", "kubectl-image", "secrets"}},
+	} {
+		if err := refuse(c.set, r.why, r.flags...); err != nil {
+			return err
+		}
 	}
-	if err := c.print(streams.Out, sys); err != nil || !c.forward {
-		return err
-	}
-	return c.forwardPorts(ctx, client, streams, sys)
+	return checkDiagnostics(c.flags.diagnostics)
 }
 
 // print writes the started system as -o asks.
@@ -390,11 +414,12 @@ func writeUpTable(w io.Writer, sys *executor.System) error {
 }
 
 type statusCmd struct {
-	kube   kubeFlags
-	remote remoteFlags
-	terse  bool
-	output string
-	set    *pflag.FlagSet
+	kube    kubeFlags
+	project string
+	remote  remoteFlags
+	terse   bool
+	output  string
+	set     *pflag.FlagSet
 }
 
 // NewStatusCommand builds `tycho status`.
@@ -405,7 +430,7 @@ func NewStatusCommand(streams Streams, deps Deps) *cobra.Command {
 func newStatusCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 	c := &statusCmd{}
 	cmd := &cobra.Command{
-		Use:   "status [GUID]",
+		Use:   "status [SYSTEM]",
 		Short: "Show the running systems",
 		Long: `Show the systems started by Tycho on the cluster (all, or the one of
 GUID): one row per system with its namespace, its ready services, the
@@ -444,6 +469,7 @@ cluster, with the bearer token of --token-file, else TYCHO_TOKEN.`,
 	fs := cmd.Flags()
 	c.kube.register(fs, nil, "look only in this namespace (default: all)")
 	fs.BoolVar(&c.terse, "terse", false, "print only the GUIDs, one per line")
+	fs.StringVarP(&c.project, "project-name", "p", "", "only the systems of this name")
 	fs.StringVarP(&c.output, "output", "o", "", "output format: json or yaml (default: a table)")
 	c.remote.register(fs)
 	c.set = fs
@@ -466,31 +492,46 @@ func legacyArgs(args []string) []string {
 	return out
 }
 
-func (c *statusCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guid string) error {
+func (c *statusCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, ref string) error {
 	if err := checkOutput(c.output); err != nil {
 		return err
 	}
-	if guid != "" {
-		if err := executor.ValidateGUID(guid); err != nil {
-			return usageError("%v", err)
+	if ref != "" && c.project != "" {
+		return usageError("give the system as an argument or with -p, not both")
+	}
+	if ref == "" {
+		ref = c.project
+	}
+	// a GUID is asked for, a name filters the list (all the systems of
+	// an ambiguous name show)
+	opts := executor.StatusOptions{Namespace: *c.kube.namespace}
+	name := ""
+	if ref != "" {
+		var err error
+		if opts.GUID, name, err = ops.ParseRef(ref); err != nil {
+			return failed("", err, env.now())
 		}
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if remote, err := c.remote.use(c.set); err != nil || remote {
-		if err != nil {
+	if remote, err := c.remote.use(c.set); err != nil {
+		return err
+	} else if remote {
+		if err := refuse(c.set, "the server's cluster is used", "kubeconfig", "context"); err != nil {
 			return err
 		}
-		return c.runRemote(ctx, streams, deps, env, guid)
 	}
-	client, err := env.connect(&c.kube, deps, streams)
+	sys, err := env.systems("list", &c.kube, &c.remote, c.set, deps, streams)
 	if err != nil {
-		return clusterError(err)
+		return err
 	}
-	systems, err := executor.Status(ctx, client, executor.StatusOptions{GUID: guid, Namespace: *c.kube.namespace})
+	systems, err := sys.List(ctx, opts)
 	if err != nil {
-		return clusterError(fmt.Errorf("status: %w", err))
+		return failed("status", err, env.now())
+	}
+	if name != "" {
+		systems = ops.Named(systems, name)
 	}
 	return c.print(streams.Out, systems, env.now())
 }
@@ -525,14 +566,7 @@ func writeStatusTable(w io.Writer, systems []executor.System, now time.Time) err
 	for _, s := range systems {
 		eps := make([]string, 0, len(s.Endpoints))
 		for _, e := range s.Endpoints {
-			ep := fmt.Sprintf("%s:%d", e.IP, e.Port)
-			if e.Protocol != "" && e.Protocol != "TCP" {
-				ep += "/" + strings.ToLower(e.Protocol)
-			}
-			if e.URL != "" {
-				ep = e.URL
-			}
-			eps = append(eps, ep)
+			eps = append(eps, e.String())
 		}
 		endpoints := strings.Join(eps, ",")
 		if endpoints == "" {
@@ -557,6 +591,7 @@ func writeStatusTable(w io.Writer, systems []executor.System, now time.Time) err
 
 type downCmd struct {
 	kube    kubeFlags
+	system  systemFlags
 	remote  remoteFlags
 	volumes bool
 	wait    bool
@@ -572,7 +607,7 @@ func NewDownCommand(streams Streams, deps Deps) *cobra.Command {
 func newDownCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 	c := &downCmd{}
 	cmd := &cobra.Command{
-		Use:   "down GUID...",
+		Use:   "down [SYSTEM...]",
 		Short: "Stop systems and delete their objects",
 		Long: `Delete everything Tycho created for each system: its workloads, Services,
 ConfigMaps, Secrets, NetworkPolicies, RBAC objects and the namespace made
@@ -594,13 +629,13 @@ server's delete timeout bounds the wait, --timeout (when given) the whole run.`,
 		Example: `  tycho down 0123456789abcdef0123456789abcdef
   tycho down --volumes $(tycho status --terse)
   tycho down --server https://tycho.example.org $(tycho status --server https://tycho.example.org --terse)`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.run(cmd.Context(), streams, deps, env, args)
 		},
 	}
 	fs := cmd.Flags()
 	c.kube.register(fs, nil, "look only in this namespace (default: all)")
+	c.system.register(fs, true)
 	fs.BoolVar(&c.volumes, "volumes", false, "delete the systems' volumes (PersistentVolumeClaims) too")
 	fs.BoolVar(&c.wait, "wait", true, "wait until everything is gone")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long to wait")
@@ -609,20 +644,43 @@ server's delete timeout bounds the wait, --timeout (when given) the whole run.`,
 	return cmd
 }
 
-func (c *downCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guids []string) error {
-	if remote, err := c.remote.use(c.set); err != nil || remote {
+func (c *downCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, refs []string) error {
+	remote, err := c.remote.use(c.set)
+	if err != nil {
+		return err
+	}
+	if remote {
+		if err := refuse(c.set, "the server's cluster is used", "kubeconfig", "context"); err != nil {
+			return err
+		}
+		if err := refuse(c.set, "the server finds the system in any namespace", "namespace"); err != nil {
+			return err
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if len(refs) == 0 {
+		ref, err := c.system.ref(ctx, deps, "")
 		if err != nil {
 			return err
 		}
-		return c.runRemote(ctx, streams, deps, env, guids)
+		refs = []string{ref}
+	} else if c.system.project != "" {
+		return usageError("give the systems as arguments or with -p, not both")
 	}
-	client, err := env.connect(&c.kube, deps, streams)
+	sys, err := env.systems("down", &c.kube, &c.remote, c.set, deps, streams)
 	if err != nil {
-		return clusterError(err)
+		return err
 	}
-	ctx, stop := withSignals(ctx, env)
+	var stop context.CancelFunc
+	if remote {
+		ctx, stop = remoteContext(ctx, env, c.set, c.timeout)
+	} else {
+		ctx, stop = withSignals(ctx, env)
+	}
 	defer stop()
-	results, err := executor.Down(ctx, client, guids, executor.DownOptions{
+	results, err := ops.DownRefs(ctx, sys, refs, executor.DownOptions{
 		Namespace:    *c.kube.namespace,
 		Volumes:      c.volumes,
 		Wait:         c.wait,
@@ -630,7 +688,7 @@ func (c *downCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 		PollInterval: env.pollInterval,
 	})
 	if results == nil && err != nil {
-		return clusterError(fmt.Errorf("down: %w", err))
+		return failed("down", err, env.now())
 	}
 	return printDown(streams, results)
 }

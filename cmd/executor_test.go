@@ -295,7 +295,9 @@ func TestStatusCommand(t *testing.T) {
 		{name: "NoneRunningJSON", empty: true, args: []string{"status", "-o", "json"}, wantOut: "[]\n"},
 		{name: "Namespace", args: []string{"status", "-n", "team", "--terse"}, wantOut: testGUID2 + "\n"},
 		{name: "TwoGUIDs", args: []string{"status", testGUID, testGUID2}, wantCode: 2, wantErr: "tycho: status takes at most one GUID, got 2 arguments\n"},
-		{name: "BadGUID", args: []string{"status", "nope"}, wantCode: 2, wantErr: `tycho: guid "nope": want 32 lowercase hex characters`},
+		{name: "BadGUID", args: []string{"status", "no/pe"}, wantCode: 2, wantErr: `tycho: "no/pe" is neither a GUID (32 lowercase hex characters) nor a system name`},
+		{name: "UnknownName", args: []string{"status", "nope"}, wantOut: "None running\n"},
+		{name: "NameAndP", args: []string{"status", "nope", "-p", "nope"}, wantCode: 2, wantErr: "tycho: give the system as an argument or with -p, not both\n"},
 		{name: "UnknownFlag", args: []string{"status", "--bogus"}, wantCode: 2, wantErr: "tycho: unknown flag: --bogus\n"},
 	}
 	for _, tt := range tests {
@@ -397,7 +399,11 @@ func TestDownCommand(t *testing.T) {
 		{name: "One", args: []string{"down", testGUID}, wantOut: testGUID + "\n"},
 		{name: "UnknownStillDeletesTheOthers", args: []string{"down", testGUID2, testGUID}, wantCode: 1, wantOut: testGUID + "\n",
 			wantErr: "tycho: down: system " + testGUID2 + ": system not found\n"},
-		{name: "NoGUID", args: []string{"down"}, wantCode: 2, wantErr: "tycho: requires at least 1 arg(s), only received 0\n"},
+		{name: "NoGUID", args: []string{"down"}, wantCode: 2, wantErr: "tycho: no system named, and the compose file here does not name one: no compose file given"},
+		{name: "UnknownName", args: []string{"down", "nope", testGUID}, wantCode: 1, wantOut: testGUID + "\n",
+			wantErr: "tycho: down: no running system is named \"nope\": system not found\n"},
+		{name: "BadName", args: []string{"down", "no/pe", testGUID}, wantCode: 2,
+			wantErr: "tycho: \"no/pe\" is neither a GUID (32 lowercase hex characters) nor a system name\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,7 +37,8 @@ func runInspect(t *testing.T, f *executortest.Fake, dir string, args ...string) 
 	root.SetErr(&errb)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
 	root.AddCommand(newUpCommand(streams, deps, env), newDiffCommand(streams, deps, env),
-		newLogsCommand(streams, deps, env), newEventsCommand(streams, deps, env))
+		newLogsCommand(streams, deps, env), newEventsCommand(streams, deps, env),
+		newPsCommand(streams, deps, env), newRestartCommand(streams, deps, env))
 	code = Execute(root, args, &errb)
 	return code, out.String(), errb.String()
 }
@@ -92,7 +93,8 @@ func TestDiffCommand(t *testing.T) {
 			args: []string{"diff", testGUID, "-f", "changed.yaml"}, wantCode: 1,
 			wantOut: []string{"--- live/Deployment team/web\n"},
 		},
-		{name: "BadGUID", args: []string{"diff", "nope", "-f", "compose.yaml"}, wantCode: 2, wantErr: `tycho: guid "nope": want 32 lowercase hex characters`},
+		{name: "BadGUID", args: []string{"diff", "no/pe", "-f", "compose.yaml"}, wantCode: 2, wantErr: `tycho: "no/pe" is neither a GUID`},
+		{name: "UnknownName", args: []string{"diff", "nope", "-f", "compose.yaml"}, wantCode: 1, wantErr: `tycho: diff: no running system is named "nope": system not found`},
 		{name: "NoGUID", args: []string{"diff", "-f", "compose.yaml"}, wantCode: 2, wantErr: "tycho: accepts 1 arg(s), received 0"},
 		{name: "CompileError", args: []string{"diff", testGUID, "-f", "missing.yaml"}, wantCode: 1, wantErr: "missing.yaml"},
 	}
@@ -165,14 +167,25 @@ func TestLogsCommand(t *testing.T) {
 		wantOut  string
 		wantErr  string
 		wantOpts string // of the last request
+		dir      map[string]string
 	}{
-		{name: "All", args: []string{"logs", testGUID}, wantOut: "db/db-a | ready\nweb/web-a | GET /\nweb/web-b | GET /\n"},
-		{name: "OneService", args: []string{"logs", testGUID, "db", "--tail", "3", "-p"}, wantOut: "ready\n", wantOpts: "db tail=3 previous"},
-		{name: "Follow", args: []string{"logs", testGUID, "db", "-f"}, wantOut: "ready\n", wantOpts: "db follow"},
+		{name: "All", args: []string{"logs", testGUID}, wantOut: "db-1  | ready\nweb-1 | GET /\nweb-2 | GET /\n"},
+		{name: "ByName", args: []string{"logs", "shop", "web"}, wantOut: "web-1 | GET /\nweb-2 | GET /\n"},
+		{name: "ByProjectFlag", args: []string{"logs", "-p", "shop", "web", "db"}, wantOut: "db-1  | ready\nweb-1 | GET /\nweb-2 | GET /\n"},
+		// no system is named web: the compose file here names it, as
+		// docker compose logs web
+		{name: "ServiceOfTheComposeFileHere", dir: map[string]string{"compose.yaml": shopCompose}, args: []string{"logs", "web"},
+			wantOut: "web-1 | GET /\nweb-2 | GET /\n"},
+		{name: "UnknownNameNoComposeFile", args: []string{"logs", "web"}, wantCode: 1, wantErr: `tycho: no running system is named "web": system not found`},
+		{name: "OneService", args: []string{"logs", testGUID, "db", "--tail", "3", "--previous", "--no-log-prefix"}, wantOut: "ready\n", wantOpts: "db tail=3 previous"},
 		{name: "UnknownService", args: []string{"logs", testGUID, "cache"}, wantCode: 1,
-			wantErr: `tycho: logs: system ` + testGUID + ` has no pods of service "cache" (services with pods: db, web)`},
+			wantErr: `tycho: logs: system ` + testGUID + ` has no service "cache" (its services: db, web)`},
 		{name: "UnknownSystem", args: []string{"logs", testGUID2}, wantCode: 1, wantErr: "tycho: logs: system " + testGUID2 + ": system not found"},
-		{name: "BadGUID", args: []string{"logs", "x"}, wantCode: 2, wantErr: `tycho: guid "x"`},
+		{name: "UnknownName", args: []string{"logs", "nope"}, wantCode: 1, wantErr: `tycho: no running system is named "nope": system not found`},
+		{name: "BadRef", args: []string{"logs", "x/y"}, wantCode: 2, wantErr: `tycho: "x/y" is neither a GUID`},
+		{name: "NegativeSince", args: []string{"logs", testGUID, "--since", "-1s"}, wantCode: 2, wantErr: `tycho: --since must not be negative`},
+		{name: "Server", args: []string{"logs", testGUID, "--server", "http://127.0.0.1:1"}, wantCode: 2,
+			wantErr: "tycho: logs needs cluster access (a kubeconfig): Tycho's HTTP API does not offer it; drop --server and use a kubeconfig\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,7 +193,7 @@ func TestLogsCommand(t *testing.T) {
 			f := executortest.New(inspected())
 			f.SetLogs("web", "GET /\n")
 			f.SetLogs("db", "ready\n")
-			code, out, errOut := runInspect(t, f, t.TempDir(), tt.args...)
+			code, out, errOut := runInspect(t, f, composeDir(t, tt.dir), tt.args...)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
 			}

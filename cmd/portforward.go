@@ -30,9 +30,10 @@ func NewPortForwardCommand(streams Streams, deps Deps) *cobra.Command {
 func newPortForwardCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 	c := &portForwardCmd{}
 	cmd := &cobra.Command{
-		Use:   "port-forward GUID [SERVICE...]",
+		Use:   "port-forward SYSTEM [SERVICE...]",
 		Short: "Forward the published ports of a system to localhost",
-		Long: `Forward every published port of a system (or of the given services) to the
+		Long: `Forward every published port of a system (its GUID or its name; or of the
+given services) to the
 same port on localhost, as docker publishes them: "ports: [8080:80]" of
 service web is reached at localhost:8080. It prints one line per port
 ("web: localhost:8080 -> 80") and runs until interrupted.
@@ -44,7 +45,7 @@ others keep working. Only TCP ports are forwarded.
 
 port-forward needs access to the cluster (a kubeconfig): it cannot go
 through --server.`,
-		Example: `  tycho port-forward 0123456789abcdef0123456789abcdef
+		Example: `  tycho port-forward shop
   tycho port-forward 0123456789abcdef0123456789abcdef web --address 0.0.0.0`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,12 +61,9 @@ through --server.`,
 	return cmd
 }
 
-func (c *portForwardCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, guid string, services []string) error {
+func (c *portForwardCmd) run(ctx context.Context, streams Streams, deps Deps, env execEnv, system string, services []string) error {
 	if err := needsCluster("port-forward", c.remote, c.set); err != nil {
 		return err
-	}
-	if err := executor.ValidateGUID(guid); err != nil {
-		return usageError("%v", err)
 	}
 	if err := executor.ValidateAddresses(c.addresses); err != nil {
 		return usageError("--address: %v", err)
@@ -75,9 +73,9 @@ func (c *portForwardCmd) run(ctx context.Context, streams Streams, deps Deps, en
 		// the watches of the pods last until interrupted
 		kube.requestTimeout = 0
 	}
-	client, err := env.connect(&kube, deps, streams)
+	guid, client, err := env.resolveLocal(ctx, &kube, deps, streams, system)
 	if err != nil {
-		return clusterError(err)
+		return err
 	}
 	ctx, stop := withSignals(ctx, env)
 	defer stop()

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -77,7 +78,8 @@ func runDir(t *testing.T, f *executortest.Fake, dir string, env map[string]strin
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
-	root.AddCommand(newUpCommand(streams, deps, xenv), newStatusCommand(streams, deps, xenv), newDownCommand(streams, deps, xenv))
+	root.AddCommand(newUpCommand(streams, deps, xenv), newStatusCommand(streams, deps, xenv), newDownCommand(streams, deps, xenv),
+		newPsCommand(streams, deps, xenv), newRestartCommand(streams, deps, xenv))
 	code = Execute(root, args, &errb)
 	return code, out.String(), errb.String()
 }
@@ -325,6 +327,80 @@ func TestRemoteStatusSameAsLocal(t *testing.T) {
 	}
 }
 
+// TestRemotePsRestartSameAsLocal runs ps and restart on one fake cluster
+// locally and through the API: the outputs and exit codes are the same,
+// and so are the patches restart sends.
+func TestRemotePsRestartSameAsLocal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		objs func() []runtime.Object
+		dir  map[string]string
+		args []string
+	}{
+		{name: "PsByGUID", objs: psObjects, args: []string{"ps", testGUID}},
+		{name: "PsByName", objs: psObjects, args: []string{"ps", "shop"}},
+		{name: "PsByComposeFileHere", objs: psObjects, dir: map[string]string{"compose.yaml": shopCompose}, args: []string{"ps"}},
+		{name: "PsJSON", objs: psObjects, args: []string{"ps", "shop", "-o", "json"}},
+		{name: "PsAmbiguous", objs: twoShops, args: []string{"ps", "shop"}},
+		{name: "PsUnknownName", objs: psObjects, args: []string{"ps", "cart"}},
+		{name: "PsUnknownGUID", objs: psObjects, args: []string{"ps", testGUID2}},
+		{name: "Restart", objs: psObjects, args: []string{"restart", "shop", "web"}},
+		{name: "RestartAllNoWait", objs: psObjects, args: []string{"restart", "-p", "shop", "--wait=false"}},
+		{name: "RestartUnknownService", objs: psObjects, args: []string{"restart", "shop", "cache"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lf, rf := executortest.New(tt.objs()), executortest.New(tt.objs())
+			dir := writeFiles(t, tt.dir)
+			lcode, lout, lerr := runDir(t, lf, dir, nil, "", tt.args...)
+			rcode, rout, rerr := runDir(t, nil, dir, tokenEnv(), "", remoteArgs(remoteServer(t, rf), tt.args...)...)
+			if lcode != rcode {
+				t.Errorf("exit code: local %d, remote %d; stderr:\n%s", lcode, rcode, rerr)
+			}
+			if diff := cmp.Diff(lout, rout); diff != "" {
+				t.Errorf("stdout (-local +remote):\n%s", diff)
+			}
+			// the errors are the same, the server's with its address and
+			// status; up's progress lines are the local wait's
+			lerr, rerr = errorLines(lerr), errorLines(regexp.MustCompile(`http://127\.0\.0\.1:\d+: 400 Bad Request: `).ReplaceAllString(rerr, ""))
+			if diff := cmp.Diff(lerr, rerr); diff != "" {
+				t.Errorf("stderr (-local +remote):\n%s", diff)
+			}
+			if diff := cmp.Diff(patches(lf), patches(rf)); diff != "" {
+				t.Errorf("patches (-local +remote):\n%s", diff)
+			}
+		})
+	}
+}
+
+// errorLines are the lines of stderr that tycho's errors start.
+func errorLines(stderr string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if strings.HasPrefix(l, "tycho: ") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// patches are the names and bodies of the patches sent to the typed
+// fake, without the time of restartedAt.
+func patches(f *executortest.Fake) []string {
+	var out []string
+	for _, a := range f.Typed.Actions() {
+		if pa, ok := a.(interface {
+			GetName() string
+			GetPatch() []byte
+		}); ok && a.GetVerb() == "patch" {
+			out = append(out, pa.GetName()+" "+regexp.MustCompile(`restartedAt":"[^"]*"`).ReplaceAllString(string(pa.GetPatch()), `restartedAt":"T"`))
+		}
+	}
+	return out
+}
+
 // TestRemoteDownSameAsLocal starts a system, then removes it and others
 // locally and through the API.
 func TestRemoteDownSameAsLocal(t *testing.T) {
@@ -341,9 +417,14 @@ func TestRemoteDownSameAsLocal(t *testing.T) {
 		{name: "NoWaitWithVolumes", args: []string{"down", "--wait=false", "--volumes", testGUID}, wantOut: testGUID + "\n"},
 		{name: "UnknownStillDeletesTheOthers", args: []string{"down", testGUID2, testGUID}, wantCode: 1, wantOut: testGUID + "\n",
 			wantErr: "tycho: down: system " + testGUID2 + ": system not found\n"},
-		{name: "BadGUID", args: []string{"down", "nope", testGUID}, wantCode: 1, wantOut: testGUID + "\n",
-			wantErr: `tycho: down: guid "nope": want 32 lowercase hex characters` + "\n"},
-		{name: "NoGUID", args: []string{"down"}, wantCode: 2, wantErr: "tycho: requires at least 1 arg(s), only received 0\n"},
+		{name: "UnknownName", args: []string{"down", "nope", testGUID}, wantCode: 1, wantOut: testGUID + "\n",
+			wantErr: `tycho: down: no running system is named "nope": system not found` + "\n"},
+		{name: "BadRef", args: []string{"down", "no/pe", testGUID}, wantCode: 2,
+			wantErr: `tycho: "no/pe" is neither a GUID (32 lowercase hex characters) nor a system name` + "\n"},
+		// by name, as docker compose down finds its project
+		{name: "ByName", args: []string{"down", "shop"}, wantOut: testGUID + "\n"},
+		{name: "ByProjectFlag", args: []string{"down", "-p", "shop"}, wantOut: testGUID + "\n"},
+		{name: "ByComposeFileHere", args: []string{"down"}, wantOut: testGUID + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -489,15 +570,5 @@ func TestRemoteUpDiagnosticsSameAsLocal(t *testing.T) {
 				t.Errorf("stderr (-local +remote):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestUsedEnv(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{"A": "1", "B": "2", "C": "3", "D": "4", "E": "5", "F": "6", "G": "7", "SECRET": "s"}
-	text := "a: $A\nb: ${B:-x}\nc: $$C\nd: ${D:-${E}}\nf: $$$F\nh: ${H}\n"
-	want := map[string]string{"A": "1", "B": "2", "D": "4", "E": "5", "F": "6"}
-	if diff := cmp.Diff(want, usedEnv([]byte(text), env)); diff != "" {
-		t.Errorf("usedEnv (-want +got):\n%s", diff)
 	}
 }

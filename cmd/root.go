@@ -70,6 +70,7 @@ on a cluster tracked by a GUID.`,
 	root.AddCommand(NewDiffCommand(streams, deps), NewLogsCommand(streams, deps), NewEventsCommand(streams, deps))
 	root.AddCommand(NewExecCommand(streams, deps))
 	root.AddCommand(NewPortForwardCommand(streams, deps))
+	root.AddCommand(NewPsCommand(streams, deps), NewRestartCommand(streams, deps))
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,47 +41,79 @@ func shopPods() []runtime.Object {
 func TestLogs(t *testing.T) {
 	t.Parallel()
 	tail := int64(5)
+	since := int64(90)
 	tests := []struct {
 		name     string
 		opts     executor.LogsOptions
-		noLogs   string // container whose logs cannot be read
-		anyOrder bool   // pods streamed at once: lines of pods interleave
+		logs     map[string]string // container → logs; default: web, db
+		anyOrder bool              // pods streamed at once: lines of pods interleave
 		want     string
 		wantErr  string
 		wantOpts []corev1.PodLogOptions
 	}{
 		{
+			// each line prefixed with the service and replica number,
+			// padded to the longest, as docker compose does
 			name: "All",
 			opts: executor.LogsOptions{GUID: guid1, Tail: -1},
-			want: "db/db-1 | db ready\nweb/web-1 | GET /\nweb/web-1 | GET /x\nweb/web-2 | GET /\nweb/web-2 | GET /x\n",
+			want: "db-1  | db ready\nweb-1 | GET /\nweb-1 | GET /x\nweb-2 | GET /\nweb-2 | GET /x\n",
 			wantOpts: []corev1.PodLogOptions{
-				{Container: "db"}, {Container: "web"}, {Container: "web"},
+				{Container: "db", Timestamps: true}, {Container: "web", Timestamps: true}, {Container: "web", Timestamps: true},
 			},
 		},
 		{
-			name:     "OnePodNoPrefix",
-			opts:     executor.LogsOptions{GUID: guid1, Service: "db", Tail: 5, Previous: true},
-			want:     "db ready",
-			wantOpts: []corev1.PodLogOptions{{Container: "db", Previous: true, TailLines: &tail}},
+			// lines interleaved by the cluster's times, which are left
+			// out; a line without one stays after the line before it
+			name: "InterleavedByTime",
+			opts: executor.LogsOptions{GUID: guid1, Tail: -1},
+			logs: map[string]string{
+				"db":  "2025-11-25T12:00:01.5Z db starting\n2025-11-25T12:00:03Z db ready\n",
+				"web": "2025-11-25T12:00:02Z GET /\n  continued\n2025-11-25T12:00:04Z GET /x\n",
+			},
+			want: "db-1  | db starting\nweb-1 | GET /\nweb-1 |   continued\nweb-2 | GET /\nweb-2 |   continued\n" +
+				"db-1  | db ready\nweb-1 | GET /x\nweb-2 | GET /x\n",
+		},
+		{
+			name: "Timestamps",
+			opts: executor.LogsOptions{GUID: guid1, Services: []string{"db"}, Tail: -1, Timestamps: true},
+			logs: map[string]string{"db": "2025-11-25T12:00:01.5Z db starting\n"},
+			want: "db-1 | 2025-11-25T12:00:01.5Z db starting\n",
+		},
+		{
+			name: "Color",
+			opts: executor.LogsOptions{GUID: guid1, Tail: -1, Color: true},
+			want: "\x1b[36mdb-1  | \x1b[0mdb ready\n\x1b[33mweb-1 | \x1b[0mGET /\n\x1b[33mweb-1 | \x1b[0mGET /x\n" +
+				"\x1b[33mweb-2 | \x1b[0mGET /\n\x1b[33mweb-2 | \x1b[0mGET /x\n",
+		},
+		{
+			name: "NoPrefix",
+			opts: executor.LogsOptions{GUID: guid1, Services: []string{"db"}, Tail: -1, NoPrefix: true},
+			want: "db ready\n",
+		},
+		{
+			name:     "OneServiceTailSincePrevious",
+			opts:     executor.LogsOptions{GUID: guid1, Services: []string{"db"}, Tail: 5, Since: 90 * time.Second, Previous: true},
+			want:     "db-1 | db ready\n",
+			wantOpts: []corev1.PodLogOptions{{Container: "db", Previous: true, TailLines: &tail, SinceSeconds: &since, Timestamps: true}},
 		},
 		{
 			name:     "Follow",
-			opts:     executor.LogsOptions{GUID: guid1, Service: "web", Follow: true, Tail: -1},
+			opts:     executor.LogsOptions{GUID: guid1, Services: []string{"web"}, Follow: true, Tail: -1},
 			anyOrder: true,
-			want:     "web/web-1 | GET /\nweb/web-1 | GET /x\nweb/web-2 | GET /\nweb/web-2 | GET /x\n",
-			wantOpts: []corev1.PodLogOptions{{Container: "web", Follow: true}, {Container: "web", Follow: true}},
+			want:     "web-1 | GET /\nweb-1 | GET /x\nweb-2 | GET /\nweb-2 | GET /x\n",
+			wantOpts: []corev1.PodLogOptions{{Container: "web", Follow: true, Timestamps: true}, {Container: "web", Follow: true, Timestamps: true}},
 		},
 		{
 			name:    "OnePodFails",
 			opts:    executor.LogsOptions{GUID: guid1, Tail: -1},
-			noLogs:  "db",
-			want:    "web/web-1 | GET /\nweb/web-1 | GET /x\nweb/web-2 | GET /\nweb/web-2 | GET /x\n",
-			wantErr: `db/db-1: `,
+			logs:    map[string]string{"web": "GET /\nGET /x"},
+			want:    "web-1 | GET /\nweb-1 | GET /x\nweb-2 | GET /\nweb-2 | GET /x\n",
+			wantErr: `db-1 (pod db-1): `,
 		},
 		{
 			name:    "UnknownService",
-			opts:    executor.LogsOptions{GUID: guid1, Service: "cache", Tail: -1},
-			wantErr: `system ` + guid1 + ` has no pods of service "cache" (services with pods: db, web)`,
+			opts:    executor.LogsOptions{GUID: guid1, Services: []string{"web", "cache"}, Tail: -1},
+			wantErr: `system ` + guid1 + ` has no service "cache" (its services: db, web)`,
 		},
 		{
 			name:    "UnknownSystem",
@@ -92,15 +125,26 @@ func TestLogs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := executortest.New(shopPods())
-			f.SetLogs("web", "GET /\nGET /x") // the last line without an end
+			logs := tt.logs
+			if logs == nil {
+				logs = map[string]string{"web": "GET /\nGET /x", "db": "db ready"} // the last lines without an end
+			}
+			for c, text := range logs {
+				f.SetLogs(c, text)
+			}
 			f.SetLogs("sidecar", "not this one\n")
 			f.SetLogs("other", "not ours\n")
-			if tt.noLogs != "db" {
-				f.SetLogs("db", "db ready")
-			}
-			var out bytes.Buffer
+			var out syncBuffer
 			tt.opts.Out = &out
-			err := executor.Logs(context.Background(), f.Client, tt.opts)
+			ctx := context.Background()
+			if tt.opts.Follow {
+				// the fake's streams end at once; follow goes on until
+				// the end of ctx
+				c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+				defer cancel()
+				ctx = c
+			}
+			err := executor.Logs(ctx, f.Client, tt.opts)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("Logs: %v", err)
@@ -120,6 +164,87 @@ func TestLogs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLogsFollowNewPods: with Follow, a pod that appears later (a
+// scale-up, or the replacement of a deleted one) is followed, and takes
+// the lowest free replica number.
+func TestLogsFollowNewPods(t *testing.T) {
+	t.Parallel()
+	const ns = "shop-01234567"
+	f := executortest.New(shopPods())
+	f.SetLogs("web", "GET /\n")
+	f.SetLogs("db", "db ready\n")
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- executor.Logs(ctx, f.Client, executor.LogsOptions{GUID: guid1, Services: []string{"web"}, Follow: true, Tail: -1, Out: &out})
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s; output:\n%s", what, out.String())
+			}
+		}
+	}
+	watching := func() bool {
+		for _, a := range f.Typed.Actions() {
+			if a.GetVerb() == "watch" && a.GetResource().Resource == "pods" {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor("the watch", watching)
+	pods := f.Typed.CoreV1().Pods(ns)
+	if _, err := pods.Create(ctx, pod("web-3", ns, guid1, "web", "web"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("web-3", func() bool { return strings.Contains(out.String(), "web-3 | GET /\n") })
+	if err := pods.Delete(ctx, "web-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Create(ctx, pod("web-4", ns, guid1, "web", "web"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// web-1 is gone: its replacement is web-1 again, as docker compose
+	// numbers the container that replaces one
+	waitFor("the replacement of web-1", func() bool { return strings.Count(out.String(), "web-1 | GET /\n") == 2 })
+	// a pod of another service is not followed
+	if _, err := pods.Create(ctx, pod("db-2", ns, guid1, "db", "db"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	got := strings.Join(sorted(strings.SplitAfter(out.String(), "\n")), "")
+	want := "web-1 | GET /\nweb-1 | GET /\nweb-2 | GET /\nweb-3 | GET /\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("logs (-want +got):\n%s", diff)
 	}
 }
 

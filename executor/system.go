@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -86,6 +87,19 @@ type Endpoint struct {
 	// router's address is not known. IP and Port are then the router's
 	// host ("-" when unknown) and 80 or 443.
 	URL string `json:"url,omitempty"`
+}
+
+// String is how tables show the endpoint: its URL when routed, else
+// IP:PORT with the protocol when not TCP.
+func (e Endpoint) String() string {
+	if e.URL != "" {
+		return e.URL
+	}
+	s := fmt.Sprintf("%s:%d", e.IP, e.Port)
+	if e.Protocol != "" && e.Protocol != "TCP" {
+		s += "/" + strings.ToLower(e.Protocol)
+	}
+	return s
 }
 
 // Event is a change of state that Up reports while it waits.

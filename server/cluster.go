@@ -76,6 +76,50 @@ func (c *Cluster) Status(ctx context.Context, guid string) ([]executor.System, e
 	return executor.Status(ctx, c.Client, executor.StatusOptions{GUID: guid})
 }
 
+// known is ErrNotFound unless a system that Tycho started (labelled
+// executor=tycho) has guid.
+func (c *Cluster) known(ctx context.Context, guid string) error {
+	systems, err := c.Status(ctx, guid)
+	if err != nil {
+		return err
+	}
+	if len(systems) == 0 {
+		return fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	}
+	return nil
+}
+
+// notFound turns the executor's ErrNotFound into the API's.
+func notFound(guid string, err error) error {
+	if errors.Is(err, executor.ErrNotFound) {
+		return fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	}
+	return err
+}
+
+// Services runs executor.Ps for a system that Tycho started.
+func (c *Cluster) Services(ctx context.Context, guid string) ([]executor.ServiceStatus, error) {
+	if err := c.known(ctx, guid); err != nil {
+		return nil, err
+	}
+	rows, err := executor.Ps(ctx, c.Client, executor.PsOptions{GUID: guid})
+	return rows, notFound(guid, err)
+}
+
+// Restart runs executor.Restart for a system that Tycho started.
+func (c *Cluster) Restart(ctx context.Context, guid string, r RestartSpec) ([]string, error) {
+	if err := c.known(ctx, guid); err != nil {
+		return nil, err
+	}
+	done, err := executor.Restart(ctx, c.Client, executor.RestartOptions{GUID: guid, Services: r.Services,
+		Wait: r.Wait, Timeout: r.Timeout, PollInterval: c.PollInterval})
+	var se *executor.ServiceError
+	if errors.As(err, &se) {
+		return nil, &InvalidError{Err: err}
+	}
+	return done, notFound(guid, err)
+}
+
 // Delete runs executor.Down for one GUID, if a system that Tycho started
 // (labelled executor=tycho) has it, in the background: the deletion
 // goes on when the request is answered (or cancelled) first, within

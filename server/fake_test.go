@@ -28,6 +28,7 @@ type fakeSystems struct {
 	specs    []StartSpec
 	deletes  []DeleteOptions
 	modifies []Modification
+	restarts []RestartSpec
 	startErr error
 	readyErr error
 }
@@ -96,6 +97,31 @@ func (f *fakeSystems) Modify(_ context.Context, guid string, m Modification) ([]
 }
 
 func (f *fakeSystems) Ready(context.Context) error { return f.readyErr }
+
+func (f *fakeSystems) Services(_ context.Context, guid string) ([]executor.ServiceStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.systems[guid]; !ok {
+		return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	}
+	return []executor.ServiceStatus{{Service: "web", Kind: "Deployment", Ready: 0, Desired: 1, Restarts: 3, State: "CrashLoopBackOff",
+		Ports: []string{"80/tcp"}, Endpoints: []string{"198.51.100.7:31333"}}}, nil
+}
+
+func (f *fakeSystems) Restart(_ context.Context, guid string, r RestartSpec) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.systems[guid]; !ok {
+		return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+	}
+	f.restarts = append(f.restarts, r)
+	for _, s := range r.Services {
+		if s != "web" {
+			return nil, &InvalidError{Err: fmt.Errorf("system %s has no service %s (its services: web)", guid, s)}
+		}
+	}
+	return []string{"Deployment/web"}, nil
+}
 
 // created counts the systems started and the deletes and modifies done.
 func (f *fakeSystems) created() (starts, deletes, modifies int) {

@@ -43,6 +43,8 @@ func (s *Server) handlers() map[string]handler {
 		"deleteSystem":       {s.deleteResource, del},
 		"modifySystemLegacy": {s.modifyLegacy, quick},
 		"patchSystem":        {s.patchResource, quick},
+		"listServices":       {s.services, quick},
+		"restartSystem":      {s.restart, start},
 		"healthz":            {s.healthz, 0},
 		"readyz":             {s.readyz, 0},
 		"metrics":            {s.serveMetrics, 0},
@@ -333,6 +335,40 @@ func (s *Server) modify(c *call, guid string, p api.SystemPatch) {
 		res.Patches[i] = api.Patch{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name, Patch: p.Patch}
 	}
 	c.ok(http.StatusOK, res, "Modified system "+guid)
+}
+
+// services is GET /v1/systems/{guid}/services.
+func (s *Server) services(c *call) {
+	guid := c.r.PathValue("guid")
+	rows, err := s.opts.Systems.Services(c.ctx(), guid)
+	if err != nil {
+		c.systemsError(err)
+		return
+	}
+	out := make([]api.ServiceStatus, len(rows))
+	for i, r := range rows {
+		out[i] = api.ServiceStatus{Service: r.Service, Kind: r.Kind, Ready: r.Ready, Desired: r.Desired, Restarts: r.Restarts,
+			State: r.State, Ports: r.Ports, Endpoints: r.Endpoints}
+	}
+	c.ok(http.StatusOK, out, "Get services of system "+guid)
+}
+
+// restart is POST /v1/systems/{guid}/restart.
+func (s *Server) restart(c *call) {
+	var req api.RestartRequest
+	if !c.decode(&req) {
+		return
+	}
+	guid := c.r.PathValue("guid")
+	done, err := s.opts.Systems.Restart(c.ctx(), guid, RestartSpec{Services: req.Services, Wait: req.Wait, Timeout: s.opts.StartTimeout})
+	if err != nil {
+		c.systemsError(err)
+		return
+	}
+	if done == nil {
+		done = []string{}
+	}
+	c.ok(http.StatusOK, api.RestartResult{Restarted: done}, "Restarted system "+guid)
 }
 
 func (s *Server) healthz(c *call) { c.text(http.StatusOK, "text/plain; charset=utf-8", []byte("ok\n")) }

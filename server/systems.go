@@ -29,6 +29,14 @@ type Systems interface {
 	// Modify patches the workloads of a running system; an unknown GUID
 	// is ErrNotFound.
 	Modify(ctx context.Context, guid string, m Modification) ([]Patch, error)
+	// Services reports the state of each service of a running system;
+	// an unknown GUID is ErrNotFound.
+	Services(ctx context.Context, guid string) ([]executor.ServiceStatus, error)
+	// Restart restarts the Deployments and DaemonSets of a running
+	// system (of the services named) as kubectl rollout restart does, and
+	// returns them as "Kind/name"; an unknown GUID is ErrNotFound, a
+	// service the system does not have or a Job an *InvalidError.
+	Restart(ctx context.Context, guid string, r RestartSpec) ([]string, error)
 	// Ready reports whether the cluster answers.
 	Ready(ctx context.Context) error
 }
@@ -67,6 +75,15 @@ type Deletion struct {
 	// Pending is true when the system is not gone yet: its deletion goes
 	// on, and Status shows it deleting until it is gone.
 	Pending bool
+}
+
+// RestartSpec says what Restart restarts.
+type RestartSpec struct {
+	// Services are the services to restart; none means all.
+	Services []string
+	// Wait waits until they are rolled out, at most Timeout.
+	Wait    bool
+	Timeout time.Duration
 }
 
 // Modification is what Modify changes; empty fields change nothing.

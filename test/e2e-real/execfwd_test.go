@@ -33,28 +33,6 @@ services:
 `, local)
 }
 
-// tycho runs the tycho binary against the cluster with stdin, and returns
-// its exit code, stdout and stderr.
-func tycho(t *testing.T, stdin string, args ...string) (int, string, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tychoPath, append([]string{"--kubeconfig", kc.Kubeconfig}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String(), errOut.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String(), errOut.String()
-	}
-	t.Fatalf("tycho %s: %v", strings.Join(args, " "), err)
-	return 0, "", ""
-}
-
 // TestExecAndPortForward runs `tycho exec` in a service (its output and
 // exit code come back) and `tycho port-forward` to the probe's HTTP port,
 // which keeps working when the pod behind it is replaced.
@@ -71,11 +49,11 @@ func TestExecAndPortForward(t *testing.T) {
 	s.waitReady(3*time.Minute, "web")
 
 	t.Run("Exec", func(t *testing.T) {
-		code, out, errOut := tycho(t, "", "exec", execFwdGUID, "web", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3")
+		code, out, errOut := tycho(t, "", "", "exec", execFwdGUID, "web", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3")
 		if code != 3 || out != "out\n" || !strings.Contains(errOut, "err") {
 			t.Errorf("exec exit 3: got exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
-		code, out, errOut = tycho(t, "hello\n", "exec", "-i", execFwdGUID, "web", "--", "/bin/sh", "-c", "read x; echo got:$x; read h </proc/sys/kernel/hostname; echo $h")
+		code, out, errOut = tycho(t, "", "hello\n", "exec", "-i", execFwdGUID, "web", "--", "/bin/sh", "-c", "read x; echo got:$x; read h </proc/sys/kernel/hostname; echo $h")
 		p, perr := s.pod(context.Background(), "web")
 		if perr != nil {
 			t.Fatal(perr)
@@ -83,11 +61,11 @@ func TestExecAndPortForward(t *testing.T) {
 		if want := "got:hello\n" + p.Name + "\n"; code != 0 || out != want {
 			t.Errorf("exec -i: got exit %d, stdout %q (want %q), stderr %q", code, out, want, errOut)
 		}
-		code, _, errOut = tycho(t, "", "exec", execFwdGUID, "web", "--index", "2", "--", "true")
+		code, _, errOut = tycho(t, "", "", "exec", execFwdGUID, "web", "--index", "2", "--", "true")
 		if code != 1 || !strings.Contains(errOut, "service web has 1 running pod: no replica 2") {
 			t.Errorf("exec --index 2: got exit %d, stderr %q", code, errOut)
 		}
-		code, _, errOut = tycho(t, "", "exec", execFwdGUID, "nope", "--", "true")
+		code, _, errOut = tycho(t, "", "", "exec", execFwdGUID, "nope", "--", "true")
 		if code != 1 || !strings.Contains(errOut, `no service "nope"`) {
 			t.Errorf("exec in an unknown service: got exit %d, stderr %q", code, errOut)
 		}
@@ -211,7 +189,7 @@ func TestExecAndPortForward(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		code, out, errOut := tycho(t, "", "port-forward", "--address", "127.0.0.1", execFwdGUID)
+		code, out, errOut := tycho(t, "", "", "port-forward", "--address", "127.0.0.1", execFwdGUID)
 		want := fmt.Sprintf("web: 127.0.0.1:%d: not forwarded: the port is taken (address already in use)", local)
 		if code != 1 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "no local port could be listened on") {
 			t.Errorf("port-forward to a taken port: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)

@@ -3,6 +3,7 @@ package e2ereal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -217,4 +218,29 @@ func (s *system) waitFlow(svc, target string, want bool, timeout time.Duration) 
 	code, _ := s.exec(svc, "/bin/sh", "-c", script)
 	s.t.Logf("%s -> %s %s after %s", svc, target, map[bool]string{true: "reachable", false: "blocked"}[want], time.Since(start).Round(10*time.Millisecond))
 	return code == 0
+}
+
+// tycho runs the tycho binary on the harness's cluster in dir (the test's
+// working directory when ""), with stdin, and returns its exit code,
+// stdout and stderr. The kubeconfig comes first, so that args may end in
+// "-- CMD...".
+func tycho(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tychoPath, append([]string{"--kubeconfig", kc.Kubeconfig}, args...)...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String(), errOut.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String(), errOut.String()
+	}
+	t.Fatalf("tycho %s: %v", strings.Join(args, " "), err)
+	return 0, "", ""
 }

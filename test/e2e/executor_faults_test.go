@@ -226,11 +226,11 @@ func TestE2EExecutorLogsAndEvents(t *testing.T) {
 		t.Errorf("events: exit %d", code)
 	}
 	code, out, errOut := tychoInspect(t, dir, "logs", guid, "web", "--tail", "10")
-	if code != 1 || out != "" || !regexp.MustCompile(`^tycho: logs: web/web-\S+: .*container "web"`).MatchString(errOut) {
+	if code != 1 || out != "" || !regexp.MustCompile(`^tycho: logs: web-1 \(pod web-\S+\): .*container "web"`).MatchString(errOut) {
 		t.Errorf("logs: exit %d, stdout %q, stderr %q; want 1 and kwok's answer about container web", code, out, errOut)
 	}
 	code, _, errOut = tychoInspect(t, dir, "logs", guid, "cache")
-	if code != 1 || !strings.Contains(errOut, `has no pods of service "cache" (services with pods: api, web, worker)`) {
+	if code != 1 || !strings.Contains(errOut, `has no service "cache" (its services: api, web, worker)`) {
 		t.Errorf("logs of an unknown service: exit %d, stderr %q", code, errOut)
 	}
 }

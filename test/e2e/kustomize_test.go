@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -96,7 +94,7 @@ func TestE2EKustomize(t *testing.T) {
 	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		for _, name := range []string{"web", "db"} {
 			d, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-			if err != nil || !available(d) {
+			if err != nil || !deploymentAvailable(d) {
 				return false, nil
 			}
 		}
@@ -137,13 +135,4 @@ func TestE2EKustomize(t *testing.T) {
 		out, _ := kubectl(t, "", "get", "pv", "-o", "wide")
 		t.Errorf("a PersistentVolume of namespace %s is left: %v\n%s", ns, err, out)
 	}
-}
-
-func available(d *appsv1.Deployment) bool {
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }

@@ -124,6 +124,34 @@ func TestE2ERemote(t *testing.T) {
 		t.Errorf("status --server -o json: %+v", systems)
 	}
 
+	// ps and restart through the API, the system named by the compose
+	// file here; logs needs the cluster and says so
+	code, out, _ = runRemote(t, dir, nil, append([]string{"ps", "-o", "json"}, server...)...)
+	var rows []executor.ServiceStatus
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
+		t.Errorf("ps --server -o json: exit %d, %v", code, err)
+	} else if len(rows) != 2 || rows[0].Service != "web" || rows[0].Ready != 1 || rows[0].State != "running" ||
+		len(rows[0].Endpoints) != 1 || !strings.HasSuffix(rows[0].Endpoints[0], ":"+nodePort) || rows[1].Service != "worker" {
+		t.Errorf("ps --server: %+v", rows)
+	}
+	code, out, errOut = runRemote(t, dir, nil, append([]string{"restart", "e2e-remote", "web"}, server...)...)
+	if code != 0 || out != "Deployment/web restarted\n" {
+		t.Errorf("restart --server: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	web, err = clientset(t).AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("Deployment web: %v", err)
+	}
+	if web.Spec.Template.Annotations[executor.RestartedAtAnnotation] == "" || web.Status.ObservedGeneration < web.Generation ||
+		web.Status.UpdatedReplicas != 1 || web.Status.AvailableReplicas != 1 {
+		t.Errorf("after restart --server (which waits), web: annotations %v, generation %d, status %+v",
+			web.Spec.Template.Annotations, web.Generation, web.Status)
+	}
+	code, _, errOut = runRemote(t, dir, nil, append([]string{"logs", "-f"}, server...)...)
+	if code != 2 || !strings.Contains(errOut, "logs needs cluster access") {
+		t.Errorf("logs --server: exit %d, stderr %q; want 2 and that it needs cluster access", code, errOut)
+	}
+
 	start = time.Now()
 	code, out, errOut = runRemote(t, dir, nil, append([]string{"down", guid}, server...)...)
 	if code != 0 || out != guid+"\n" {
