@@ -22,9 +22,9 @@ import (
 // ingress is the ingress controller on the real node: Traefik (built by
 // test/realnode/build.sh) as a pod of namespace traefik, started by the
 // first test that calls ingressController and left running until the
-// tests end (stopIngress). It watches the API through realnode's relay
-// (pods cannot reach the API server otherwise) with its service account's
-// token, and serves its "web" entry point (port 8000 of the pod) on a
+// tests end (stopIngress). It watches the API with the standard in-cluster
+// configuration (its service account, the kubernetes Service, which
+// realnode's ExposeAPIServer gives an endpoint), and serves its "web" entry point (port 8000 of the pod) on a
 // NodePort of NodeIP, which the tests, outside the pod network, request.
 type ingress struct {
 	// Namespace is the controller's namespace (traefikNS); its pods carry
@@ -143,18 +143,10 @@ spec:
 `
 
 // traefikDeployment runs the controller: the web entry point on 8000, ping
-// (the readiness probe) on 8080, the providers given, and the kubeconfig
-// of realnode.PodKubeconfig. KUBERNETES_SERVICE_HOST is blanked, since
-// Traefik prefers the in-cluster configuration, whose address
-// (kubernetes.default's ClusterIP, then 127.0.0.1) pods cannot reach.
-const traefikDeployment = `apiVersion: v1
-kind: ConfigMap
-metadata: {name: traefik-kubeconfig, namespace: traefik}
-data:
-  kubeconfig: |
-%[1]s
----
-apiVersion: apps/v1
+// (the readiness probe) on 8080 and the providers given. It finds the API
+// server as in any cluster, from KUBERNETES_SERVICE_HOST and the service
+// account's files.
+const traefikDeployment = `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: traefik
@@ -172,7 +164,7 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: traefik
-        image: %[2]s
+        image: %[1]s
         args:
         - --global.checknewversion=false
         - --global.sendanonymoususage=false
@@ -182,21 +174,13 @@ spec:
         - --entrypoints.web.address=:8000
         - --entrypoints.traefik.address=:8080
         - --providers.kubernetesingress=true
-%[3]s
-        env:
-        - {name: KUBECONFIG, value: /etc/traefik/kubeconfig}
-        - {name: KUBERNETES_SERVICE_HOST, value: ""}
+%[2]s
         ports:
         - {name: web, containerPort: 8000}
         - {name: admin, containerPort: 8080}
         readinessProbe:
           httpGet: {path: /ping, port: 8080}
           periodSeconds: 1
-        volumeMounts:
-        - {name: kubeconfig, mountPath: /etc/traefik}
-      volumes:
-      - name: kubeconfig
-        configMap: {name: traefik-kubeconfig}
 ---
 apiVersion: v1
 kind: Service
@@ -247,12 +231,11 @@ func startIngress(ctx context.Context) (*ingress, error) {
 		ing.GatewayClass = traefikClass
 	}
 
-	addr, err := node.APIForPods()
-	if err != nil {
+	if err := node.ExposeAPIServer(ctx); err != nil {
 		return nil, err
 	}
 	manifests := "apiVersion: v1\nkind: Namespace\nmetadata: {name: traefik}\n---\n" + traefikRBAC + "---\n" +
-		fmt.Sprintf(traefikDeployment, indent(realnode.PodKubeconfig(addr), "    "), realnode.TraefikImage, strings.TrimSuffix(providers, "\n"))
+		fmt.Sprintf(traefikDeployment, realnode.TraefikImage, strings.TrimSuffix(providers, "\n"))
 	if ing.Gateway != "" {
 		manifests += "---\n" + traefikGatewayObjects
 	}
@@ -328,11 +311,6 @@ func kubectlIn(ctx context.Context, stdin io.Reader, args ...string) (string, er
 	cmd.Stdin = stdin
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-	return prefix + strings.Join(lines, "\n"+prefix)
 }
 
 func fileExists(path string) bool {

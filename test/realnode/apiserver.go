@@ -11,14 +11,13 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// apiServerSlice is the EndpointSlice of default/kubernetes that
-// ExposeAPIServer creates.
-const apiServerSlice = "kubernetes-realnode"
+// APIServerSlice is the name of the EndpointSlice of default/kubernetes
+// that ExposeAPIServer creates.
+const APIServerSlice = "kubernetes-realnode"
 
 // apiProxy forwards TCP connections from NodeIP to the API server.
 type apiProxy struct {
@@ -34,12 +33,20 @@ type apiProxy struct {
 // 127.0.0.1 only and, with a loopback advertise address, gives that
 // Service no endpoints; so the test process forwards a port of NodeIP to
 // it, and an EndpointSlice of the Service points at that port. The API
-// server's certificate holds the Service's address. Stop undoes both.
-// Pods then reach the API server with their service account's token, as
+// server's certificate holds the Service's address. Pods then reach the
+// API server with their service account's token and the cluster CA, as
 // in any cluster.
+//
+// Tests that need it call it, from any goroutine: the first call that
+// succeeds sets the forwarder and the slice up for the node's life, and
+// later calls find them there and return nil. Stop undoes both; after
+// Stop, ExposeAPIServer fails.
 func (n *Node) ExposeAPIServer(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.apiUnexposed {
+		return errors.New("exposing the API server: the node is stopped")
+	}
 	if n.apiProxy != nil {
 		return nil
 	}
@@ -56,23 +63,8 @@ func (n *Node) ExposeAPIServer(ctx context.Context) error {
 	p.wg.Add(1)
 	go p.serve(target)
 
-	port := int32(l.Addr().(*net.TCPAddr).Port)
-	name, tcp, ready := "https", corev1.ProtocolTCP, true
-	eps := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: apiServerSlice, Namespace: metav1.NamespaceDefault,
-			Labels: map[string]string{
-				discoveryv1.LabelServiceName: "kubernetes",
-				discoveryv1.LabelManagedBy:   "tycho-realnode",
-			},
-		},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{NodeIP},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
-		}},
-		Ports: []discoveryv1.EndpointPort{{Name: &name, Protocol: &tcp, Port: &port}},
-	}
+	eps := n.nodeSlice(metav1.NamespaceDefault, APIServerSlice, "kubernetes",
+		slicePort("https", corev1.ProtocolTCP, int32(l.Addr().(*net.TCPAddr).Port)))
 	if _, err := n.client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Create(ctx, eps, metav1.CreateOptions{}); err != nil {
 		p.close()
 		return fmt.Errorf("creating the EndpointSlice of default/kubernetes: %w", err)
@@ -82,17 +74,18 @@ func (n *Node) ExposeAPIServer(ctx context.Context) error {
 	return nil
 }
 
-// unexposeAPIServer undoes ExposeAPIServer.
+// unexposeAPIServer undoes ExposeAPIServer, for good.
 func (n *Node) unexposeAPIServer(ctx context.Context) error {
 	n.mu.Lock()
 	p := n.apiProxy
 	n.apiProxy = nil
+	n.apiUnexposed = true
 	n.mu.Unlock()
 	if p == nil {
 		return nil
 	}
 	p.close()
-	err := n.client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Delete(ctx, apiServerSlice, metav1.DeleteOptions{})
+	err := n.client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Delete(ctx, APIServerSlice, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}

@@ -14,10 +14,15 @@
 // built by the package from test/probe, Debian's static busybox and dash,
 // and imported with ctr; nothing is pulled. TraefikImage, the ingress
 // controller's, is written by WriteTraefikArchive and imported with
-// ImportImage by the tests that run it; APIForPods lets its pod reach the
-// API server. The pod network is a bridge
+// ImportImage by the tests that run it. The pod network is a bridge
 // (BridgeName, NodeIP) with addresses from PodCIDR; Services use the
 // harness's range, and nothing leaves the machine.
+//
+// The API server listens on 127.0.0.1, out of the pods' reach. Tests whose
+// pods talk to it (Tycho's API in a pod, the ingress controller) call
+// ExposeAPIServer, once or many times: it gives the kubernetes Service an
+// endpoint on NodeIP, forwarded by the test process, so that in-cluster
+// clients work unchanged, until Stop.
 //
 // Stop, the signal handler and, if the process dies anyway, a reaper
 // process started before the first change put the machine back as Start

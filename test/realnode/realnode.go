@@ -111,12 +111,13 @@ type Node struct {
 	stopOnce  sync.Once
 	stopErr   error
 	residue   []string
-	podAPI    *podAPI
 	reaper    *exec.Cmd
 	reaperIn  io.WriteCloser
 	sigCancel func()
 	logf      func(string, ...any)
 	apiProxy  *apiProxy // ExposeAPIServer's
+	// apiUnexposed is set by Stop: ExposeAPIServer fails from then on.
+	apiUnexposed bool
 }
 
 // Timing is the duration of one start-up step.
@@ -562,11 +563,43 @@ func (n *Node) setupNetwork(ctx context.Context) error {
 	return nil
 }
 
+// managedBy is the managed-by label of the API objects the harness creates.
+const managedBy = "tycho-realnode"
+
+// nodeSlice is an EndpointSlice named name in ns that gives the Service
+// ns/service one ready endpoint, NodeIP, on ports: how the harness points a
+// selector-less Service at what the test machine serves on the node's
+// address (CoreDNS; ExposeAPIServer's forwarder).
+func (n *Node) nodeSlice(ns, name, service string, ports ...discoveryv1.EndpointPort) *discoveryv1.EndpointSlice {
+	ready := true
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ns,
+			Labels: map[string]string{
+				discoveryv1.LabelServiceName: service,
+				discoveryv1.LabelManagedBy:   managedBy,
+			},
+		},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses:  []string{NodeIP},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			NodeName:   &n.Name,
+		}},
+		Ports: ports,
+	}
+}
+
+// slicePort is a port of an EndpointSlice.
+func slicePort(name string, protocol corev1.Protocol, port int32) discoveryv1.EndpointPort {
+	return discoveryv1.EndpointPort{Name: &name, Protocol: &protocol, Port: &port}
+}
+
 func (n *Node) createDNSService(ctx context.Context) error {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "kube-dns", Namespace: metav1.NamespaceSystem,
-			Labels: map[string]string{"k8s-app": "kube-dns", "app.kubernetes.io/managed-by": "tycho-realnode"},
+			Labels: map[string]string{"k8s-app": "kube-dns", "app.kubernetes.io/managed-by": managedBy},
 		},
 		Spec: corev1.ServiceSpec{
 			ClusterIP: DNSServiceIP,
@@ -579,29 +612,8 @@ func (n *Node) createDNSService(ctx context.Context) error {
 	if _, err := n.client.CoreV1().Services(metav1.NamespaceSystem).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating kube-system/kube-dns: %w", err)
 	}
-	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
-	dns, dnsTCP := "dns", "dns-tcp"
-	port := int32(53)
-	ready := true
-	eps := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "kube-dns-realnode", Namespace: metav1.NamespaceSystem,
-			Labels: map[string]string{
-				discoveryv1.LabelServiceName: "kube-dns",
-				discoveryv1.LabelManagedBy:   "tycho-realnode",
-			},
-		},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{NodeIP},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
-			NodeName:   &n.Name,
-		}},
-		Ports: []discoveryv1.EndpointPort{
-			{Name: &dns, Protocol: &udp, Port: &port},
-			{Name: &dnsTCP, Protocol: &tcp, Port: &port},
-		},
-	}
+	eps := n.nodeSlice(metav1.NamespaceSystem, "kube-dns-realnode", "kube-dns",
+		slicePort("dns", corev1.ProtocolUDP, 53), slicePort("dns-tcp", corev1.ProtocolTCP, 53))
 	if _, err := n.client.DiscoveryV1().EndpointSlices(metav1.NamespaceSystem).Create(ctx, eps, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating the kube-dns EndpointSlice: %w", err)
 	}

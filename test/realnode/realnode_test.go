@@ -1,11 +1,17 @@
 package realnode_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/tychoctl/tycho/test/cluster"
 	"github.com/tychoctl/tycho/test/realnode"
@@ -20,7 +26,9 @@ func (w testLog) Write(p []byte) (int, error) {
 
 // TestE2EStartStop starts a control plane and a real node, runs a pod that
 // resolves and reaches the API's Service name through CoreDNS and
-// kube-proxy, and checks that Stop leaves the machine as it found it.
+// kube-proxy, exposes the API server to it (twice at once: one forwarder,
+// one EndpointSlice), and checks that Stop removes the slice and leaves the
+// machine as it found it.
 func TestE2EStartStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e: starts a real node; skipped under -short")
@@ -83,6 +91,44 @@ func TestE2EStartStop(t *testing.T) {
 		t.Errorf("kubectl logs: %v\n%s", err, out)
 	}
 
+	// The kubernetes Service has no endpoint until ExposeAPIServer.
+	nc := []string{"exec", "p", "--", "/bin/nc", "-z", "-w", "5", "kubernetes.default", "443"}
+	if out, err := kubectl(nc...); err == nil {
+		t.Errorf("the pod reached the kubernetes Service before ExposeAPIServer: %s", out)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() { errs[i] = n.ExposeAPIServer(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices, err := kube.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{LabelSelector: "endpointslice.kubernetes.io/managed-by=tycho-realnode"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(slices.Items) != 1 || slices.Items[0].Name != realnode.APIServerSlice {
+		t.Errorf("EndpointSlices of ExposeAPIServer: %d, want 1 named %s", len(slices.Items), realnode.APIServerSlice)
+	}
+	start = time.Now()
+	for {
+		out, err := kubectl(nc...)
+		if err == nil {
+			t.Logf("the pod reached the kubernetes Service after %s", time.Since(start).Round(10*time.Millisecond))
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("the pod cannot reach the kubernetes Service: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second)
+	}
+
 	start = time.Now()
 	dir := n.Dir
 	err = n.Stop()
@@ -96,5 +142,11 @@ func TestE2EStartStop(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("%s still exists", dir)
+	}
+	if _, err := kube.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Get(ctx, realnode.APIServerSlice, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("EndpointSlice %s after Stop: %v, want not found", realnode.APIServerSlice, err)
+	}
+	if err := n.ExposeAPIServer(ctx); err == nil {
+		t.Error("ExposeAPIServer after Stop succeeded")
 	}
 }

@@ -138,9 +138,6 @@ func (n *Node) stop() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := n.stopPodAPI(); err != nil {
-		errs = append(errs, err)
-	}
 	if n.client != nil {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := n.unexposeAPIServer(actx); err != nil && !isUnreachable(err) {
