@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -393,3 +394,18 @@ type RestartResult struct {
 	// Restarted are the workloads restarted, as "Kind/name".
 	Restarted []string `json:"restarted"`
 }
+
+// Names of the compose sources, as the file of a diagnostic gives them.
+const (
+	// SourceJSON is the compose document sent as an object, indented.
+	SourceJSON = "system.json"
+	// SourceYAML is the compose document sent as YAML text.
+	SourceYAML = "compose.yaml"
+	// SourceRequest is the overlay made from the request's services and
+	// serviceaccount.
+	SourceRequest = "request"
+)
+
+// ErrNotFound is (wrapped in) the error of a GUID that no running system
+// has; a 404's message ends with its text.
+var ErrNotFound = errors.New("system not found")

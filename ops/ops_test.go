@@ -90,7 +90,7 @@ func TestResolve(t *testing.T) {
 				return
 			}
 			if !errors.Is(err, executor.ErrNotFound) {
-				t.Errorf("error %v is not ErrNotFound", err)
+				t.Errorf("error %v is not api.ErrNotFound", err)
 			}
 		})
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/tychoctl/tycho/compiler"
 	"github.com/tychoctl/tycho/diag"
 	"github.com/tychoctl/tycho/executor"
-	"github.com/tychoctl/tycho/server"
 )
 
 // Remote is Systems through Tycho's HTTP API (tycho api).
@@ -74,7 +73,7 @@ func (r *Remote) Describe(err error) string {
 // running system has, from a 404 of a wrong URL.
 func isSystemNotFound(err error) bool {
 	var e *client.Error
-	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound && strings.HasSuffix(e.Message, server.ErrNotFound.Error())
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound && strings.HasSuffix(e.Message, api.ErrNotFound.Error())
 }
 
 // SystemOf converts the API's status of a system. The API does not say
@@ -140,7 +139,7 @@ func DiagsOf(ds []api.Diagnostic, file string) diag.List {
 			sev = diag.Error
 		}
 		f := d.File
-		if f == server.SourceYAML {
+		if f == api.SourceYAML {
 			f = file
 		}
 		out = append(out, diag.Diagnostic{Severity: sev, Code: d.Code, Path: d.Path,

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/tychoctl/tycho/api"
 	"github.com/tychoctl/tycho/backends/kubernetes"
 	"github.com/tychoctl/tycho/executor"
 )
@@ -76,7 +77,7 @@ func (c *Cluster) Status(ctx context.Context, guid string) ([]executor.System, e
 	return executor.Status(ctx, c.Client, executor.StatusOptions{GUID: guid})
 }
 
-// known is ErrNotFound unless a system that Tycho started (labelled
+// known is api.ErrNotFound unless a system that Tycho started (labelled
 // executor=tycho) has guid.
 func (c *Cluster) known(ctx context.Context, guid string) error {
 	systems, err := c.Status(ctx, guid)
@@ -84,15 +85,15 @@ func (c *Cluster) known(ctx context.Context, guid string) error {
 		return err
 	}
 	if len(systems) == 0 {
-		return fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		return fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 	}
 	return nil
 }
 
-// notFound turns the executor's ErrNotFound into the API's.
+// notFound turns the executor's api.ErrNotFound into the API's.
 func notFound(guid string, err error) error {
 	if errors.Is(err, executor.ErrNotFound) {
-		return fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		return fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 	}
 	return err
 }
@@ -140,7 +141,7 @@ func (c *Cluster) Delete(ctx context.Context, guid string, opts DeleteOptions) (
 			r := d.result
 			switch {
 			case errors.Is(r.Err, executor.ErrNotFound):
-				return Deletion{}, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+				return Deletion{}, fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 			case r.Err != nil:
 				return Deletion{}, r.Err
 			}
@@ -300,7 +301,7 @@ func (c *Cluster) Modify(ctx context.Context, guid string, m Modification) ([]Pa
 			return nil, err
 		}
 		if len(systems) == 0 {
-			return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+			return nil, fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 		}
 		return []Patch{}, nil
 	}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/tychoctl/tycho/api"
 	"github.com/tychoctl/tycho/executor/executortest"
 )
 
@@ -62,16 +63,16 @@ func TestClusterModify(t *testing.T) {
 	if len(imp.Spec.Template.Labels) != 0 {
 		t.Errorf("a Deployment that Tycho did not start was patched")
 	}
-	if _, err := c.Modify(ctx, guidNone, Modification{CPU: "1"}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown GUID: %v, want ErrNotFound", err)
+	if _, err := c.Modify(ctx, guidNone, Modification{CPU: "1"}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("unknown GUID: %v, want api.ErrNotFound", err)
 	}
 }
 
 func TestClusterDeleteUnknown(t *testing.T) {
 	t.Parallel()
 	c := NewCluster(executortest.New(nil).Client)
-	if _, err := c.Delete(context.Background(), guidNone, DeleteOptions{Volumes: true}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Delete of an unknown GUID: %v, want ErrNotFound", err)
+	if _, err := c.Delete(context.Background(), guidNone, DeleteOptions{Volumes: true}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("Delete of an unknown GUID: %v, want api.ErrNotFound", err)
 	}
 	systems, err := c.Status(context.Background(), guidNone)
 	if err != nil || len(systems) != 0 {

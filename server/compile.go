@@ -87,17 +87,6 @@ func (o CompileOptions) requestRoute(r *api.RouteRequest) (ast.ExposeMode, compi
 	return o.routeMode(), route, nil
 }
 
-// Names of the compose sources, as diagnostics show them.
-const (
-	// SourceJSON is the compose document sent as an object, indented.
-	SourceJSON = "system.json"
-	// SourceYAML is the compose document sent as YAML text.
-	SourceYAML = "compose.yaml"
-	// SourceRequest is the overlay made from the request's services and
-	// serviceaccount.
-	SourceRequest = "request"
-)
-
 // noFiles is the working directory of compiles, a directory the server
 // does not have. Nothing is read from it: bind mounts become volumes, the
 // keys that read files are refused, and paths are kept as written
@@ -157,7 +146,7 @@ func (s *Server) compileStart(ctx context.Context, req *api.StartRequest, guid s
 	}
 	sources := []compiler.Source{src}
 	if overlay != nil {
-		sources = append(sources, compiler.Source{Name: SourceRequest, Content: overlay})
+		sources = append(sources, compiler.Source{Name: api.SourceRequest, Content: overlay})
 	}
 	// the namespace is named after the system, whose name the first
 	// compile normalises
@@ -250,7 +239,7 @@ func composeSource(raw json.RawMessage) (compiler.Source, map[string]any, error)
 		if err := json.Unmarshal(raw, &text); err != nil {
 			return compiler.Source{}, nil, fieldErrorf("system", "not a string: %v", err)
 		}
-		src := compiler.Source{Name: SourceYAML, Content: []byte(text)}
+		src := compiler.Source{Name: api.SourceYAML, Content: []byte(text)}
 		if compiler.CheckLimits([]compiler.Source{src}).HasErrors() {
 			// decoding would expand it: the compiler refuses it, positioned
 			return src, nil, nil
@@ -274,7 +263,7 @@ func composeSource(raw json.RawMessage) (compiler.Source, map[string]any, error)
 		return compiler.Source{}, nil, fieldErrorf("system", "%v", err)
 	}
 	buf.WriteByte('\n')
-	return compiler.Source{Name: SourceJSON, Content: buf.Bytes()}, doc, nil
+	return compiler.Source{Name: api.SourceJSON, Content: buf.Bytes()}, doc, nil
 }
 
 // refuseFiles refuses the compose keys that would read files of the

@@ -105,8 +105,8 @@ func TestClusterDelete(t *testing.T) {
 		if left := f.Names(gvrNamespaces); len(left) > 0 {
 			t.Errorf("left: %v", left)
 		}
-		if _, err := c.Delete(context.Background(), guidA, DeleteOptions{Wait: true, Timeout: time.Minute}); !errors.Is(err, ErrNotFound) {
-			t.Errorf("second Delete: %v, want ErrNotFound", err)
+		if _, err := c.Delete(context.Background(), guidA, DeleteOptions{Wait: true, Timeout: time.Minute}); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("second Delete: %v, want api.ErrNotFound", err)
 		}
 	})
 	t.Run("Slow", func(t *testing.T) {
@@ -142,8 +142,8 @@ func TestClusterDelete(t *testing.T) {
 		}
 		close(release)
 		c.Wait()
-		if _, err := c.Delete(context.Background(), guidA, DeleteOptions{Wait: true, Timeout: time.Minute}); !errors.Is(err, ErrNotFound) {
-			t.Errorf("Delete after the background finished: %v, want ErrNotFound", err)
+		if _, err := c.Delete(context.Background(), guidA, DeleteOptions{Wait: true, Timeout: time.Minute}); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("Delete after the background finished: %v, want api.ErrNotFound", err)
 		}
 	})
 	t.Run("Resumed", func(t *testing.T) {

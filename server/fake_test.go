@@ -70,7 +70,7 @@ func (f *fakeSystems) Delete(_ context.Context, guid string, opts DeleteOptions)
 	defer f.mu.Unlock()
 	s, ok := f.systems[guid]
 	if !ok {
-		return Deletion{}, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		return Deletion{}, fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 	}
 	f.deletes = append(f.deletes, opts)
 	if !opts.Wait {
@@ -86,7 +86,7 @@ func (f *fakeSystems) Modify(_ context.Context, guid string, m Modification) ([]
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.systems[guid]; !ok {
-		return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		return nil, fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 	}
 	f.modifies = append(f.modifies, m)
 	p, err := podTemplatePatch(m, []string{"web"})
@@ -102,7 +102,7 @@ func (f *fakeSystems) Services(_ context.Context, guid string) ([]executor.Servi
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.systems[guid]; !ok {
-		return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		return nil, fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 	}
 	return []executor.ServiceStatus{{Service: "web", Kind: "Deployment", Ready: 0, Desired: 1, Restarts: 3, State: "CrashLoopBackOff",
 		Ports: []string{"80/tcp"}, Endpoints: []string{"198.51.100.7:31333"}}}, nil
@@ -112,7 +112,7 @@ func (f *fakeSystems) Restart(_ context.Context, guid string, r RestartSpec) ([]
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.systems[guid]; !ok {
-		return nil, fmt.Errorf("system %s: %w", guid, ErrNotFound)
+		return nil, fmt.Errorf("system %s: %w", guid, api.ErrNotFound)
 	}
 	f.restarts = append(f.restarts, r)
 	for _, s := range r.Services {

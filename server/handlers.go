@@ -163,7 +163,7 @@ func (s *Server) status(c *call, guid string, one bool) {
 		return
 	}
 	if guid != "" && len(systems) == 0 {
-		c.fail(http.StatusNotFound, "", fmt.Sprintf("system %s: %v", guid, ErrNotFound), nil)
+		c.fail(http.StatusNotFound, "", fmt.Sprintf("system %s: %v", guid, api.ErrNotFound), nil)
 		return
 	}
 	rows := make([]api.SystemStatus, len(systems))

@@ -562,7 +562,7 @@ func (c *call) systemsError(err error) {
 	var inv *InvalidError
 	var up *executor.UpError
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, api.ErrNotFound):
 		c.fail(http.StatusNotFound, "", err.Error(), nil)
 	case errors.As(err, &inv):
 		c.fail(http.StatusBadRequest, "", err.Error(), nil)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/tychoctl/tycho/backends/kubernetes"
@@ -19,7 +18,7 @@ type Systems interface {
 	// Status reports the system of guid, or all systems when guid is "".
 	// An unknown GUID is an empty list, not an error.
 	Status(ctx context.Context, guid string) ([]executor.System, error)
-	// Delete removes a system; an unknown GUID is ErrNotFound. It returns
+	// Delete removes a system; an unknown GUID is api.ErrNotFound. It returns
 	// once the system is gone or, when opts.Wait is false or opts.Timeout
 	// passed first, once its deletion is under way (Pending): the system
 	// is then marked deleting, Status shows it so, and the deletion goes
@@ -27,14 +26,14 @@ type Systems interface {
 	// (or joins) the first.
 	Delete(ctx context.Context, guid string, opts DeleteOptions) (Deletion, error)
 	// Modify patches the workloads of a running system; an unknown GUID
-	// is ErrNotFound.
+	// is api.ErrNotFound.
 	Modify(ctx context.Context, guid string, m Modification) ([]Patch, error)
 	// Services reports the state of each service of a running system;
-	// an unknown GUID is ErrNotFound.
+	// an unknown GUID is api.ErrNotFound.
 	Services(ctx context.Context, guid string) ([]executor.ServiceStatus, error)
 	// Restart restarts the Deployments and DaemonSets of a running
 	// system (of the services named) as kubectl rollout restart does, and
-	// returns them as "Kind/name"; an unknown GUID is ErrNotFound, a
+	// returns them as "Kind/name"; an unknown GUID is api.ErrNotFound, a
 	// service the system does not have or a Job an *InvalidError.
 	Restart(ctx context.Context, guid string, r RestartSpec) ([]string, error)
 	// Ready reports whether the cluster answers.
@@ -103,10 +102,6 @@ type Patch struct {
 	// Patch is the strategic merge patch, in JSON.
 	Patch []byte
 }
-
-// ErrNotFound is (wrapped in) the error of a GUID that no running system
-// has.
-var ErrNotFound = errors.New("system not found")
 
 // InvalidError is an error of a Systems that the request caused (e.g. a
 // patch the API server rejects as invalid): the API answers it 400.
