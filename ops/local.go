@@ -99,9 +99,21 @@ func rereadable(in io.Reader, files []string) (func() io.Reader, error) {
 	return func() io.Reader { return in }, nil
 }
 
-// Up compiles req and starts it with executor.Up, in a namespace of its
-// own unless req.Compile.Namespace names one.
-func (l *Local) Up(ctx context.Context, req UpRequest) (*executor.System, error) {
+// placed is a compile of a request in the namespace its system is, or
+// will be, in.
+type placed struct {
+	res    *compiler.Result
+	ns     string
+	create bool
+	c      *executor.Client
+}
+
+// place checks req's GUID, compiles req in its namespace and hands the
+// diagnostics to req.Diags. The namespace is req.Compile.Namespace, else,
+// with locate, the one the cluster holds the system in, else the system's
+// own, named after the system (so the system is compiled once for its
+// name, then for the namespace).
+func (l *Local) place(ctx context.Context, req UpRequest, op string, locate bool) (*placed, error) {
 	if err := executor.ValidateGUID(req.GUID); err != nil {
 		return nil, &UsageError{err}
 	}
@@ -109,29 +121,51 @@ func (l *Local) Up(ctx context.Context, req UpRequest) (*executor.System, error)
 	if err != nil {
 		return nil, err
 	}
-	ns, create := req.Compile.Namespace, req.Compile.CreateNamespace
-	if ns == "" {
-		// the namespace is named after the system: compile once for the
-		// name, then for the namespace
-		res, err := compile(ns)
+	p := &placed{ns: req.Compile.Namespace, create: req.Compile.CreateNamespace}
+	if p.ns == "" {
+		res, err := compile("")
 		if err != nil {
 			return nil, err
 		}
-		ns, create = executor.NamespaceFor(res.System.Name, req.GUID), true
+		p.ns, p.create = executor.NamespaceFor(res.System.Name, req.GUID), true
+		if locate {
+			c, err := l.client()
+			if err != nil {
+				return nil, err
+			}
+			loc, err := executor.Locate(ctx, c, req.GUID, "")
+			switch {
+			case err == nil:
+				p.ns, p.create = loc.Namespace, loc.OwnNamespace
+			case errors.Is(err, executor.ErrNotFound):
+				// not started yet: it would get its own
+			default:
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+		}
 	}
-	res, err := compile(ns)
-	if err != nil {
+	if p.res, err = compile(p.ns); err != nil {
 		return nil, err
 	}
 	if req.Diags != nil {
-		if err := req.Diags(res.Diags); err != nil {
+		if err := req.Diags(p.res.Diags); err != nil {
 			return nil, err
 		}
 	}
-	c, err := l.client()
+	if p.c, err = l.client(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Up compiles req and starts it with executor.Up, in a namespace of its
+// own unless req.Compile.Namespace names one.
+func (l *Local) Up(ctx context.Context, req UpRequest) (*executor.System, error) {
+	p, err := l.place(ctx, req, "up", false)
 	if err != nil {
 		return nil, err
 	}
+	res, ns, create, c := p.res, p.ns, p.create, p.c
 	sys, err := executor.Up(ctx, c, executor.UpOptions{
 		System:          res.System.Name,
 		SecurityLevel:   res.System.Policy.SecurityLevel,
@@ -159,48 +193,11 @@ func (l *Local) Up(ctx context.Context, req UpRequest) (*executor.System, error)
 // system's namespace is found from the cluster unless
 // req.Compile.Namespace names it.
 func (l *Local) Diff(ctx context.Context, req UpRequest) ([]executor.ObjectDiff, error) {
-	if err := executor.ValidateGUID(req.GUID); err != nil {
-		return nil, &UsageError{err}
-	}
-	compile, err := compiles(ctx, req)
+	p, err := l.place(ctx, req, "diff", true)
 	if err != nil {
 		return nil, err
 	}
-	ns, create := req.Compile.Namespace, req.Compile.CreateNamespace
-	if ns == "" {
-		// the system's namespace is the cluster's to say; a system not
-		// started yet would get the default one
-		res, err := compile(ns)
-		if err != nil {
-			return nil, err
-		}
-		c, err := l.client()
-		if err != nil {
-			return nil, err
-		}
-		loc, err := executor.Locate(ctx, c, req.GUID, "")
-		switch {
-		case err == nil:
-			ns, create = loc.Namespace, loc.OwnNamespace
-		case errors.Is(err, executor.ErrNotFound):
-			ns, create = executor.NamespaceFor(res.System.Name, req.GUID), true
-		default:
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-	}
-	res, err := compile(ns)
-	if err != nil {
-		return nil, err
-	}
-	if req.Diags != nil {
-		if err := req.Diags(res.Diags); err != nil {
-			return nil, err
-		}
-	}
-	c, err := l.client()
-	if err != nil {
-		return nil, err
-	}
+	res, ns, create, c := p.res, p.ns, p.create, p.c
 	diffs, err := executor.Diff(ctx, c, executor.DiffOptions{
 		System:          res.System.Name,
 		SecurityLevel:   res.System.Policy.SecurityLevel,
