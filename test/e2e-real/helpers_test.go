@@ -98,6 +98,17 @@ func apply(t *testing.T, ns, dir string, manifests []byte) *system {
 	return s
 }
 
+// systemIn is namespace ns as a system, for what was not deployed by
+// deploy or apply (tycho up's systems, the controller's namespace).
+func systemIn(t *testing.T, ns string) *system {
+	t.Helper()
+	client, err := kubernetes.NewForConfig(kc.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &system{t: t, ns: ns, client: client}
+}
+
 func (s *system) kubectlRaw(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kc.Kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()

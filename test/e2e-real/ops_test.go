@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,5 +138,114 @@ func TestOpsLogsAndPs(t *testing.T) {
 	}
 	if code != 0 || !strings.HasPrefix(table, "SERVICE ") {
 		t.Errorf("ps: exit %d:\n%s", code, table)
+	}
+}
+
+// steadyCompose's service serves until it is stopped: it restarts only
+// when something kills it.
+const steadyCompose = `name: steady
+services:
+  server:
+    image: tycho.test/probe:e2e
+    command: ["/probe", "serve", "80"]
+`
+
+// TestOpsPsAfterKill starts a system whose service runs normally, kills
+// its container's process from the node (containerd's SIGKILL, as the
+// out-of-memory killer would), and sees in ps, as JSON and as the table,
+// the restart the kubelet made and the service running again.
+func TestOpsPsAfterKill(t *testing.T) {
+	need(t)
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(steadyCompose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := tycho(t, dir, "", "up"); code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, errOut)
+	}
+	t.Cleanup(func() {
+		if code, _, errOut := tycho(t, dir, "", "down"); code != 0 {
+			t.Errorf("down: exit %d\n%s", code, errOut)
+		}
+	})
+	ps := func() executor.ServiceStatus {
+		t.Helper()
+		code, out, errOut := tycho(t, dir, "", "ps", "-o", "json")
+		if code != 0 {
+			t.Fatalf("ps: exit %d\n%s", code, errOut)
+		}
+		var rows []executor.ServiceStatus
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("ps -o json: %v\n%s", err, out)
+		}
+		if len(rows) != 1 || rows[0].Service != "server" {
+			t.Fatalf("ps: %+v, want one row, server's", rows)
+		}
+		return rows[0]
+	}
+	if r := ps(); r.Restarts != 0 || r.State != "running" || r.Ready != 1 {
+		t.Fatalf("ps before the kill: %+v, want server running, ready, no restarts", r)
+	}
+
+	// the system's namespace, and the container of its pod
+	code, out, errOut := tycho(t, dir, "", "status", "-o", "json")
+	var systems []executor.System
+	if code != 0 || json.Unmarshal([]byte(out), &systems) != nil || len(systems) != 1 {
+		t.Fatalf("status -o json: exit %d, %s\n%s", code, out, errOut)
+	}
+	s := systemIn(t, systems[0].Namespace)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, err := s.pod(ctx, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].ContainerID == "" {
+		t.Fatalf("pod %s: no container: %s", p.Name, describePod(p))
+	}
+	killed := p.Status.ContainerStatuses[0].ContainerID
+	if err := node.KillContainer(ctx, killed); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed %s of pod %s", killed, p.Name)
+
+	// the kubelet restarts it; ps counts the restart and says running
+	start := time.Now()
+	var r executor.ServiceStatus
+	for {
+		r = ps()
+		if r.Restarts >= 1 && r.State == "running" && r.Ready == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			p, _ := s.pod(context.Background(), "server")
+			t.Fatalf("ps after the kill: %+v, want a restart and running; pod: %s", r, describePod(p))
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("ps: %d restart(s), %s, after %s", r.Restarts, r.State, time.Since(start).Round(10*time.Millisecond))
+	// the same pod, a new container, the last one killed
+	p, err = s.pod(ctx, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := p.Status.ContainerStatuses[0]
+	if last := cs.LastTerminationState.Terminated; cs.ContainerID == killed || last == nil || last.ContainerID != killed || last.ExitCode != 137 {
+		t.Errorf("pod %s: container %s, last terminated %+v; want a new container after %s ended with 137 (SIGKILL)", p.Name, cs.ContainerID, last, killed)
+	}
+
+	code, table, _ := tycho(t, dir, "", "ps")
+	t.Logf("ps:\n%s", table)
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("ps: exit %d, want a header and one row:\n%s", code, table)
+	}
+	head, row := strings.Fields(lines[0]), strings.Fields(lines[1])
+	if len(head) < 5 || head[3] != "RESTARTS" || head[4] != "STATE" || len(row) < 5 {
+		t.Fatalf("ps: want the columns SERVICE KIND READY RESTARTS STATE ...:\n%s", table)
+	}
+	if row[0] != "server" || row[2] != "1/1" || row[3] != strconv.Itoa(int(r.Restarts)) || row[4] != "running" {
+		t.Errorf("ps: row %q, want server, 1/1 ready, %d restart(s), running", lines[1], r.Restarts)
 	}
 }

@@ -2,6 +2,7 @@ package e2ereal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // controllerObjects put the probe (HTTP on 80, TCP on 7000) behind the
@@ -131,17 +132,17 @@ func TestE2ERealController(t *testing.T) {
 	})
 
 	const want = "controller-probe\n"
-	waitRouted(t, ing.URL+"/", "probe.controller.test", want, time.Minute)
-	waitRouted(t, ing.URL+"/controller/probe/x", "any.invalid", want, time.Minute)
+	waitRouted(t, ing.URL+"/", "probe.controller.test", want, "/", time.Minute)
+	waitRouted(t, ing.URL+"/controller/probe/x", "any.invalid", want, "/controller/probe/x", time.Minute)
 	if ing.Gateway != "" {
-		waitRouted(t, ing.URL+"/", "probe-gw.controller.test", want, time.Minute)
-		waitRouted(t, ing.URL+"/gateway/probe/x", "any.invalid", want, time.Minute)
+		waitRouted(t, ing.URL+"/", "probe-gw.controller.test", want, "/", time.Minute)
+		waitRouted(t, ing.URL+"/gateway/probe/x", "any.invalid", want, "/gateway/probe/x", time.Minute)
 	} else {
 		t.Log("no Gateway API CRDs: HTTPRoutes not checked")
 	}
 	// Neither a route's host nor its path: no route.
-	if code, body, err := getHost(context.Background(), ing.URL+"/elsewhere", "any.invalid"); err != nil || code != 404 {
-		t.Errorf("GET /elsewhere (Host any.invalid): want 404, got %d %q %v", code, body, err)
+	if r, err := getHost(context.Background(), ing.URL+"/elsewhere", "any.invalid"); err != nil || r.code != 404 {
+		t.Errorf("GET /elsewhere (Host any.invalid): want 404, got %d %q %v", r.code, r.body, err)
 	}
 
 	if node.Enforcer == "" {
@@ -182,78 +183,133 @@ x-tycho:
 
 // routingUnsupported matches tycho compile's refusal of the routing flags
 // (before issue 13's compiler side is in).
-var routingUnsupported = regexp.MustCompile(`--expose must be|unknown flag: --(host|path-prefix|ingress-class)`)
+var routingUnsupported = regexp.MustCompile(`--expose must be|unknown flag: --(host|path-prefix|ingress-class|gateway|strip-prefix)`)
 
-// TestE2ERealRouting compiles a system with --expose ingress, once routed
-// by host and once by path prefix, and checks from the host, through the
-// controller, that the routed port answers; with NetworkPolicy enforced,
-// that the controller's pod reaches the routed port but no other port of
-// the pod the system does not publish, that a pod outside the system does
-// not reach the routed port (it is open to the controller, not the world),
-// and that the unrouted published port keeps the rule of published ports
-// (open to every pod).
+// routingMode is one API a routed port is reached by. The controller
+// serves the routes of both modes on one entry point: their host and path
+// templates differ.
+type routingMode struct {
+	name string
+	// args select the mode and its controller.
+	args []string
+	// host and pathPrefix are the templates (--host, --path-prefix).
+	host, pathPrefix string
+	// strip adds --strip-prefix to the path route: the probe then
+	// receives the path below the prefix.
+	strip bool
+	// rule reads the host and path of the system's one route.
+	rule func(t *testing.T, s *system) (host, path string)
+}
+
+var routingModes = []routingMode{
+	{
+		name:       "ingress",
+		args:       []string{"--expose", "ingress", "--ingress-class", traefikClass},
+		host:       "{service}.{system}.example.test",
+		pathPrefix: "/{system}/{service}/",
+		rule:       ingressRule,
+	},
+	{
+		name:       "gateway",
+		args:       []string{"--expose", "gateway", "--gateway", traefikNS + "/" + traefikGateway},
+		host:       "{service}.{system}.gateway.test",
+		pathPrefix: "/gateway/{system}/{service}/",
+		strip:      true,
+		rule:       httpRouteRule,
+	},
+}
+
+// TestE2ERealRouting compiles a system with --expose ingress and with
+// --expose gateway, each once routed by host and once by path prefix
+// (stripped through the Gateway's HTTPRoute), and checks from the host,
+// through the controller, that the routed port answers, at the path the
+// route promises; with NetworkPolicy enforced, that the controller's pod
+// reaches the routed port but no other port of the pod the system does
+// not publish, that a pod outside the system does not reach the routed
+// port (it is open to the controller, not the world), and that the
+// unrouted published port keeps the rule of published ports (open to
+// every pod).
 func TestE2ERealRouting(t *testing.T) {
 	need(t)
 	t.Parallel()
 	compose := fmt.Sprintf(routingCompose, traefikNS)
-	compile := func(ns string, args ...string) (string, []byte) {
-		dir, manifests, err := compileSystem(t, ns, map[string]string{"compose.yaml": compose}, nil,
-			append([]string{"--expose", "ingress", "--ingress-class", traefikClass}, args...)...)
-		if err != nil && routingUnsupported.MatchString(err.Error()) {
-			t.Skipf("needs --expose ingress: %v", err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dir, manifests
-	}
-	hostDir, hostManifests := compile("routing-host", "--host", "{service}.{system}.example.test")
-	pathDir, pathManifests := compile("routing-path", "--path-prefix", "/{system}/{service}/")
+	for _, m := range routingModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			compile := func(ns string, args ...string) (string, []byte) {
+				dir, manifests, err := compileSystem(t, ns, map[string]string{"compose.yaml": compose}, nil, append(m.args, args...)...)
+				if err != nil && routingUnsupported.MatchString(err.Error()) {
+					t.Skipf("needs --expose %s: %v", m.name, err)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return dir, manifests
+			}
+			nsHost, nsPath := "routing-"+m.name+"-host", "routing-"+m.name+"-path"
+			hostDir, hostManifests := compile(nsHost, "--host", m.host)
+			pathArgs := []string{"--path-prefix", m.pathPrefix}
+			if m.strip {
+				pathArgs = append(pathArgs, "--strip-prefix")
+			}
+			pathDir, pathManifests := compile(nsPath, pathArgs...)
 
-	ing := ingressController(t)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("Traefik's log:\n%s", traefikLogs())
-		}
-	})
-	byHost := apply(t, "routing-host", hostDir, hostManifests)
-	byPath := apply(t, "routing-path", pathDir, pathManifests)
-	byHost.waitReady(3*time.Minute, "web")
-	byPath.waitReady(3*time.Minute, "web")
+			ing := ingressController(t)
+			if m.name == "gateway" && ing.Gateway == "" {
+				t.Skip("no Gateway API CRDs: HTTPRoutes not checked")
+			}
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("Traefik's log:\n%s", traefikLogs())
+				}
+			})
+			byHost := apply(t, nsHost, hostDir, hostManifests)
+			byPath := apply(t, nsPath, pathDir, pathManifests)
+			byHost.waitReady(3*time.Minute, "web")
+			byPath.waitReady(3*time.Minute, "web")
 
-	host, _ := ingressRule(t, byHost)
-	if !strings.HasPrefix(host, "web.") || !strings.HasSuffix(host, ".example.test") {
-		t.Errorf("Ingress host %q: want web.{system}.example.test", host)
-	}
-	waitRouted(t, ing.URL+"/", host, "web\n", time.Minute)
-	_, path := ingressRule(t, byPath)
-	if !strings.HasPrefix(path, "/") || !strings.HasSuffix(strings.TrimSuffix(path, "/"), "/web") {
-		t.Errorf("Ingress path %q: want /{system}/web/", path)
-	}
-	waitRouted(t, ing.URL+strings.TrimSuffix(path, "/")+"/", "any.invalid", "web\n", time.Minute)
+			wantHost := strings.NewReplacer("{service}", "web", "{system}", "routing").Replace(m.host)
+			if host, path := m.rule(t, byHost); host != wantHost || path != "/" {
+				t.Errorf("route by host: host %q, path %q; want %q, /", host, path, wantHost)
+			}
+			waitRouted(t, ing.URL+"/x", wantHost, "web\n", "/x", time.Minute)
 
-	if node.Enforcer == "" {
-		t.Log("NetworkPolicy not enforced: the routed port's admission is not checked")
-		return
-	}
-	webIP := podIP(t, byHost, "web")
-	traefik := controllerSystem(t, ing)
-	if !traefik.waitFlow("traefik", net.JoinHostPort(webIP, "80"), true, 30*time.Second) {
-		t.Errorf("the controller's pod -> web:80 (routed): refused")
-	}
-	if !traefik.waitFlow("traefik", net.JoinHostPort(webIP, "7001"), false, 30*time.Second) {
-		t.Errorf("the controller's pod -> web:7001 (neither routed nor published): admitted")
-	}
-	out := deploy(t, "routing-outside", map[string]string{"compose.yaml": outsideCompose}, nil)
-	out.waitReady(3*time.Minute, "client")
-	if !out.waitFlow("client", net.JoinHostPort(webIP, "80"), false, 30*time.Second) {
-		t.Errorf("a pod outside the system -> web:80 (routed): admitted, though only the controller may")
-	}
-	if !out.waitFlow("client", net.JoinHostPort(webIP, "7001"), false, 30*time.Second) {
-		t.Errorf("a pod outside the system -> web:7001: admitted")
-	}
-	if !out.waitFlow("client", net.JoinHostPort(webIP, "7000"), true, 30*time.Second) {
-		t.Errorf("a pod outside the system -> web:7000 (published, not routed): refused, though published ports are open to every pod")
+			wantPrefix := strings.NewReplacer("{service}", "web", "{system}", "routing").Replace(m.pathPrefix)
+			if host, path := m.rule(t, byPath); host != "" || path != wantPrefix {
+				t.Errorf("route by path: host %q, path %q; want any host, %q", host, path, wantPrefix)
+			}
+			// the probe sees the whole path, or the part below the
+			// prefix when stripped
+			received := wantPrefix + "x"
+			if m.strip {
+				received = "/x"
+			}
+			waitRouted(t, ing.URL+wantPrefix+"x", "any.invalid", "web\n", received, time.Minute)
+
+			if node.Enforcer == "" {
+				t.Log("NetworkPolicy not enforced: the routed port's admission is not checked")
+				return
+			}
+			webIP := podIP(t, byHost, "web")
+			traefik := controllerSystem(t, ing)
+			if !traefik.waitFlow("traefik", net.JoinHostPort(webIP, "80"), true, 30*time.Second) {
+				t.Errorf("the controller's pod -> web:80 (routed): refused")
+			}
+			if !traefik.waitFlow("traefik", net.JoinHostPort(webIP, "7001"), false, 30*time.Second) {
+				t.Errorf("the controller's pod -> web:7001 (neither routed nor published): admitted")
+			}
+			out := deploy(t, "routing-"+m.name+"-outside", map[string]string{"compose.yaml": outsideCompose}, nil)
+			out.waitReady(3*time.Minute, "client")
+			if !out.waitFlow("client", net.JoinHostPort(webIP, "80"), false, 30*time.Second) {
+				t.Errorf("a pod outside the system -> web:80 (routed): admitted, though only the controller may")
+			}
+			if !out.waitFlow("client", net.JoinHostPort(webIP, "7001"), false, 30*time.Second) {
+				t.Errorf("a pod outside the system -> web:7001: admitted")
+			}
+			if !out.waitFlow("client", net.JoinHostPort(webIP, "7000"), true, 30*time.Second) {
+				t.Errorf("a pod outside the system -> web:7000 (published, not routed): refused, though published ports are open to every pod")
+			}
+		})
 	}
 }
 
@@ -270,6 +326,29 @@ func ingressRule(t *testing.T, s *system) (host, path string) {
 	}
 	r := list.Items[0].Spec.Rules[0]
 	return r.Host, r.HTTP.Paths[0].Path
+}
+
+// httpRouteRule returns the hostname (the first, "" for none) and the
+// path prefix of the first match of the system's (only) HTTPRoute.
+func httpRouteRule(t *testing.T, s *system) (host, path string) {
+	t.Helper()
+	out, err := s.kubectl(context.Background(), "get", "httproutes.gateway.networking.k8s.io", "-o", "json")
+	if err != nil {
+		t.Fatalf("kubectl get httproutes: %v\n%s", err, out)
+	}
+	var list gatewayv1.HTTPRouteList
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("kubectl get httproutes: %v\n%s", err, out)
+	}
+	if len(list.Items) != 1 || len(list.Items[0].Spec.Rules) == 0 || len(list.Items[0].Spec.Rules[0].Matches) == 0 ||
+		list.Items[0].Spec.Rules[0].Matches[0].Path == nil || list.Items[0].Spec.Rules[0].Matches[0].Path.Value == nil {
+		t.Fatalf("want one HTTPRoute with a path match in %s, got %s", s.ns, out)
+	}
+	r := list.Items[0].Spec
+	if len(r.Hostnames) > 0 {
+		host = string(r.Hostnames[0])
+	}
+	return host, *r.Rules[0].Matches[0].Path.Value
 }
 
 // podIP is the address of the pod of svc.
@@ -290,9 +369,5 @@ func podIP(t *testing.T, s *system, svc string) string {
 // image carries the probe).
 func controllerSystem(t *testing.T, ing *ingress) *system {
 	t.Helper()
-	client, err := kubernetes.NewForConfig(kc.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &system{t: t, ns: ing.Namespace, client: client}
+	return systemIn(t, ing.Namespace)
 }

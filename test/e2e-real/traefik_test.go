@@ -271,12 +271,12 @@ func startIngress(ctx context.Context) (*ingress, error) {
 	// Reachable from the host once kube-proxy has programmed the
 	// NodePort: Traefik answers 404 for what no route matches.
 	for {
-		code, _, err := getHost(ctx, ing.URL+"/", "no-route.invalid")
-		if err == nil && code == http.StatusNotFound {
+		r, err := getHost(ctx, ing.URL+"/", "no-route.invalid")
+		if err == nil && r.code == http.StatusNotFound {
 			break
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("Traefik's NodePort %s: got %d, %v", ing.URL, code, err)
+			return nil, fmt.Errorf("Traefik's NodePort %s: got %d, %v", ing.URL, r.code, err)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -318,42 +318,54 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// getHost requests url with the Host header host (the URL's when empty)
-// and returns the status and the body.
-func getHost(ctx context.Context, url, host string) (int, string, error) {
+// reply is an HTTP answer through the controller.
+type reply struct {
+	code int
+	body string
+	// path is the path the probe says it received (its Probe-Path
+	// header): "" when the probe did not answer.
+	path string
+}
+
+// probePathHeader is test/probe's PathHeader.
+const probePathHeader = "Probe-Path"
+
+// getHost requests url with the Host header host (the URL's when empty).
+func getHost(ctx context.Context, url, host string) (reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, "", err
+		return reply{}, err
 	}
 	if host != "" {
 		req.Host = host
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", err
+		return reply{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return resp.StatusCode, string(b), err
+	return reply{code: resp.StatusCode, body: string(b), path: resp.Header.Get(probePathHeader)}, err
 }
 
-// waitRouted requests url with Host host until it answers 200 with body want
-// (or timeout passes) and reports the last answer on failure.
-func waitRouted(t *testing.T, url, host, want string, timeout time.Duration) {
+// waitRouted requests url with Host host until the probe answers 200 with
+// body want, having received the request at path (or timeout passes), and
+// reports the last answer on failure.
+func waitRouted(t *testing.T, url, host, want, path string, timeout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	for {
-		code, body, err := getHost(ctx, url, host)
-		if err == nil && code == http.StatusOK && body == want {
-			t.Logf("GET %s (Host %s): %q after %s", url, host, strings.TrimSpace(body), time.Since(start).Round(10*time.Millisecond))
+		r, err := getHost(ctx, url, host)
+		if err == nil && r.code == http.StatusOK && r.body == want && r.path == path {
+			t.Logf("GET %s (Host %s): %q at %s after %s", url, host, strings.TrimSpace(r.body), r.path, time.Since(start).Round(10*time.Millisecond))
 			return
 		}
 		if ctx.Err() != nil {
-			t.Errorf("GET %s (Host %s): want 200 %q, got %d %q %v after %s", url, host, want, code, body, err, timeout)
+			t.Errorf("GET %s (Host %s): want 200 %q at path %s, got %d %q at path %q, %v after %s", url, host, want, path, r.code, r.body, r.path, err, timeout)
 			return
 		}
 		time.Sleep(500 * time.Millisecond)

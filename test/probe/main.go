@@ -4,7 +4,9 @@
 //
 //	probe serve [PORT[/tcp|/udp|/http]]...  answer on each port (default tcp)
 //	                                        with "NAME\n", NAME being $PROBE_NAME
-//	                                        or the hostname; runs until SIGTERM
+//	                                        or the hostname; runs until SIGTERM.
+//	                                        An HTTP answer carries the path it
+//	                                        was asked for in header Probe-Path
 //	probe connect [-udp] [-timeout D] HOST:PORT
 //	                                        exit 0 and print the answer if a
 //	                                        connection (a UDP reply) succeeds
@@ -46,6 +48,10 @@ import (
 	"syscall"
 	"time"
 )
+
+// PathHeader is the header of an HTTP answer that holds the path of the
+// request as the probe received it (after any rewriting by a router).
+const PathHeader = "Probe-Path"
 
 func main() {
 	os.Exit(run(filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr))
@@ -228,6 +234,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			}
 			srv := &http.Server{
 				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set(PathHeader, r.URL.Path)
 					fmt.Fprintf(w, "%s\n", me)
 				}),
 				ReadHeaderTimeout: 5 * time.Second,

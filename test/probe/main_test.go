@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +51,14 @@ func TestServeConnect(t *testing.T) {
 		if code != 0 || out != c.want {
 			t.Errorf("probe %v = %d, %q (stderr %q), want 0, %q", c.args, code, out, errs, c.want)
 		}
+	}
+	resp, err := http.Get("http://" + addr(web) + "/some/path?q=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get(PathHeader); got != "/some/path" {
+		t.Errorf("GET /some/path?q=1: %s %q, want the path without the query", PathHeader, got)
 	}
 	if code, _, _ := runProbe("nc", "-z", "-w", "1", "127.0.0.1", strconv.Itoa(tcp)); code != 0 {
 		t.Errorf("nc -z on an open port: exit %d", code)

@@ -506,6 +506,20 @@ func (n *Node) ctr(ctx context.Context, args ...string) (string, error) {
 	return run(ctx, "ctr", append([]string{"--address", n.ContainerdSocket, "--namespace", "k8s.io"}, args...)...)
 }
 
+// KillContainer sends SIGKILL to the task of a container of the node's
+// containerd, as the kernel's out-of-memory killer or a crash would end
+// it: the kubelet sees the container exit (137) and restarts it. id is the
+// container's ID as a pod's status gives it, with or without its
+// "containerd://" prefix.
+func (n *Node) KillContainer(ctx context.Context, id string) error {
+	id = strings.TrimPrefix(id, "containerd://")
+	if id == "" {
+		return errors.New("KillContainer: no container ID")
+	}
+	_, err := n.ctr(ctx, "tasks", "kill", "--signal", "SIGKILL", id)
+	return err
+}
+
 func httpOK(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
