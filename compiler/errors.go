@@ -35,7 +35,7 @@ var (
 	reDecode = regexp.MustCompile(`'([^']+)' (.+)`)
 	// go-connections' port parser, as compose-go calls it (capitalised
 	// before v0.6.0)
-	rePort         = regexp.MustCompile(`^[Ii]nvalid (containerPort|hostPort|proto|(?i:ip address)):?\s*(.*?)(?: address .*)?$`)
+	rePort         = regexp.MustCompile(`(?s)^[Ii]nvalid (containerPort|hostPort|proto|(?i:ip address)):?\s*(.*?)(?: address .*)?$`)
 	reMountField   = regexp.MustCompile(`^invalid mount config for type "([a-z]+)": field (\w+) must not be empty$`)
 	rePortRange    = regexp.MustCompile(`^[Ii]nvalid ranges specified for container and host Ports: (\S+) and (\S+)$`)
 	reVolume       = regexp.MustCompile(`^invalid spec: (.*): (empty section between colons|too many colons)$`)
