@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tychoctl/tycho/executor"
+	"github.com/tychoctl/tycho/ops"
 )
 
 type execCmd struct {
@@ -105,7 +106,7 @@ func (c *execCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 // needs access to the cluster itself.
 func needsCluster(command string, r remoteFlags, fs *pflag.FlagSet) error {
 	if fs.Changed("server") || fs.Changed("token-file") || r.server != "" {
-		return usageError("%s needs access to the cluster (a kubeconfig): it cannot go through --server", command)
+		return usageError("%v", ops.NeedsCluster(command))
 	}
 	return nil
 }
