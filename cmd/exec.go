@@ -31,11 +31,12 @@ func newExecCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exec [-i] [-t] SYSTEM SERVICE [--index N] -- COMMAND [ARG...]",
 		Short: "Run a command in a running service",
-		Long: `Run a command in the container of a service of a system, as docker compose
-exec does (SYSTEM is its GUID or its name): in its first running pod, or the --index'th (1-based; pods are
-ordered by StatefulSet ordinal, then by age). -i passes the standard input,
--t allocates a terminal (and puts the local one in raw mode). Tycho exits
-with the command's exit code.
+		Long: `Run a command in the container of a service of a system, as docker
+compose exec does (SYSTEM is its GUID or its name): in its first running
+pod, or the --index'th (1-based; pods are ordered by StatefulSet ordinal,
+then by age). -i passes the standard input, -t allocates a terminal (and
+puts the local one in raw mode). Tycho exits with the command's exit
+code.
 
 exec needs access to the cluster (a kubeconfig): it cannot go through
 --server.`,
