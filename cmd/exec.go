@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tychoctl/tycho/executor"
+	"github.com/tychoctl/tycho/ops"
 )
 
 type execCmd struct {
@@ -30,11 +31,12 @@ func newExecCommand(streams Streams, deps Deps, env execEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exec [-i] [-t] SYSTEM SERVICE [--index N] -- COMMAND [ARG...]",
 		Short: "Run a command in a running service",
-		Long: `Run a command in the container of a service of a system, as docker compose
-exec does (SYSTEM is its GUID or its name): in its first running pod, or the --index'th (1-based; pods are
-ordered by StatefulSet ordinal, then by age). -i passes the standard input,
--t allocates a terminal (and puts the local one in raw mode). Tycho exits
-with the command's exit code.
+		Long: `Run a command in the container of a service of a system, as docker
+compose exec does (SYSTEM is its GUID or its name): in its first running
+pod, or the --index'th (1-based; pods are ordered by StatefulSet ordinal,
+then by age). -i passes the standard input, -t allocates a terminal (and
+puts the local one in raw mode). Tycho exits with the command's exit
+code.
 
 exec needs access to the cluster (a kubeconfig): it cannot go through
 --server.`,
@@ -105,7 +107,7 @@ func (c *execCmd) run(ctx context.Context, streams Streams, deps Deps, env execE
 // needs access to the cluster itself.
 func needsCluster(command string, r remoteFlags, fs *pflag.FlagSet) error {
 	if fs.Changed("server") || fs.Changed("token-file") || r.server != "" {
-		return usageError("%s needs access to the cluster (a kubeconfig): it cannot go through --server", command)
+		return usageError("%v", ops.NeedsCluster(command))
 	}
 	return nil
 }

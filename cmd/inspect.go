@@ -170,7 +170,7 @@ needs cluster access: it cannot go through --server.`,
 	c.kube.register(fs, nil, "look for the system only in this namespace (default: all)")
 	c.system.register(fs, false)
 	fs.BoolVarP(&c.follow, "follow", "f", false, "stream the logs, and those of pods that start later")
-	fs.Int64Var(&c.tail, "tail", -1, "the last lines of each container (default: all)")
+	fs.Int64Var(&c.tail, "tail", -1, "the last lines of each container (-1: all)")
 	fs.DurationVar(&c.since, "since", 0, "only the lines of this last while, e.g. 10m")
 	fs.BoolVarP(&c.timestamps, "timestamps", "t", false, "show the time of each line")
 	fs.BoolVar(&c.previous, "previous", false, "the logs of the previous run of restarted containers")

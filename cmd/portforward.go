@@ -32,11 +32,11 @@ func newPortForwardCommand(streams Streams, deps Deps, env execEnv) *cobra.Comma
 	cmd := &cobra.Command{
 		Use:   "port-forward SYSTEM [SERVICE...]",
 		Short: "Forward the published ports of a system to localhost",
-		Long: `Forward every published port of a system (its GUID or its name; or of the
-given services) to the
-same port on localhost, as docker publishes them: "ports: [8080:80]" of
-service web is reached at localhost:8080. It prints one line per port
-("web: localhost:8080 -> 80") and runs until interrupted.
+		Long: `Forward every published port of a system (its GUID or its name; or of
+the given services) to the same port on localhost, as docker publishes
+them: "ports: [8080:80]" of service web is reached at localhost:8080. It
+prints one line per port ("web: localhost:8080 -> 80") and runs until
+interrupted.
 
 Each service's ports go to one ready pod. When that pod is replaced,
 deleted or no longer ready, they reconnect to a ready pod (waiting for

@@ -156,26 +156,20 @@ func (f *systemFlags) resolve(ctx context.Context, sys ops.Systems, deps Deps, e
 }
 
 // resolveServices is the GUID of the system and the services of a
-// command that takes [SYSTEM] [SERVICE...]: with -p, every argument is a
-// service; else the first names the system, unless no running system has
-// that name and the compose file here names one, which then is the
-// system, every argument a service (tycho logs web, as docker compose
-// logs web).
+// command that takes [SYSTEM] [SERVICE...]: with -p (or no argument),
+// every argument is a service; else ops.ResolveServices decides, with the
+// compose project of the working directory.
 func (f *systemFlags) resolveServices(ctx context.Context, sys ops.Systems, deps Deps, env execEnv, args []string, ns string) (string, []string, error) {
 	if f.project != "" || len(args) == 0 {
 		guid, err := f.resolve(ctx, sys, deps, env, "", ns)
 		return guid, args, err
 	}
-	guid, err := ops.Resolve(ctx, sys, args[0], ns)
-	if err == nil {
-		return guid, args[1:], nil
+	here := func(ctx context.Context) (string, error) {
+		return ops.ProjectName(ctx, compiler.LoadOptions{Files: f.files, WorkDir: deps.WorkDir, Env: deps.Env})
 	}
-	if errors.Is(err, executor.ErrNotFound) {
-		if name, perr := ops.ProjectName(ctx, compiler.LoadOptions{Files: f.files, WorkDir: deps.WorkDir, Env: deps.Env}); perr == nil {
-			if g, rerr := ops.Resolve(ctx, sys, name, ns); rerr == nil {
-				return g, args, nil
-			}
-		}
+	guid, services, err := ops.ResolveServices(ctx, sys, args, ns, here)
+	if err != nil {
+		return "", nil, failed("", err, env.now())
 	}
-	return "", nil, failed("", err, env.now())
+	return guid, services, nil
 }

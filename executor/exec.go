@@ -215,13 +215,10 @@ func sortReplicas(pods []*corev1.Pod) {
 	})
 }
 
-// podService is the service of a pod: its app.kubernetes.io/name label,
-// the original Tycho's name label, else its first container's name.
+// podService is the service of a pod: its label (serviceOf), else its
+// first container's name.
 func podService(p *corev1.Pod) string {
-	if s := p.Labels[kubernetes.LabelName]; s != "" {
-		return s
-	}
-	if s := p.Labels["name"]; s != "" {
+	if s := serviceOf(p); s != "" {
 		return s
 	}
 	if len(p.Spec.Containers) > 0 {

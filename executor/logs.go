@@ -171,23 +171,13 @@ func (l *logger) selectServices(ctx context.Context, pods []corev1.Pod) error {
 	return nil
 }
 
-// sourceOf is the container of a pod's service: the one named after it,
-// else (pods of the original Tycho) the first.
+// sourceOf is the container of a pod's service (serviceContainer).
 func sourceOf(p *corev1.Pod) logSource {
 	if len(p.Spec.Containers) == 0 {
 		return logSource{}
 	}
-	svc := serviceOf(p)
-	ctr := p.Spec.Containers[0].Name
-	for _, pc := range p.Spec.Containers {
-		if pc.Name == svc {
-			ctr = pc.Name
-		}
-	}
-	if svc == "" {
-		svc = ctr
-	}
-	return logSource{service: svc, pod: p.Name, container: ctr, created: p.CreationTimestamp.Time}
+	svc := podService(p)
+	return logSource{service: svc, pod: p.Name, container: serviceContainer(p, svc), created: p.CreationTimestamp.Time}
 }
 
 // sources are the selected services' pods, numbered per service in the

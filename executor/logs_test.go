@@ -238,8 +238,14 @@ func TestLogsFollowNewPods(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Logs: %v", err)
+	// the end of ctx ends Logs, its streams and its watch
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Logs: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Logs -f did not return after its context ended")
 	}
 	got := strings.Join(sorted(strings.SplitAfter(out.String(), "\n")), "")
 	want := "web-1 | GET /\nweb-1 | GET /\nweb-2 | GET /\nweb-3 | GET /\n"

@@ -266,7 +266,8 @@ func portLess(a, b string) bool {
 
 // WatchPs calls fn with the rows of Ps, then again whenever the system's
 // pods change (a watch, re-opened when the server closes it), until ctx
-// ends or fn fails. Rows equal to the last ones are not passed again.
+// ends (then it returns nil, even in the middle of a refresh) or fn
+// fails. Rows equal to the last ones are not passed again.
 func WatchPs(ctx context.Context, c *Client, opts PsOptions, fn func([]ServiceStatus) error) error {
 	loc, err := Locate(ctx, c, opts.GUID, opts.Namespace)
 	if err != nil {
@@ -276,6 +277,10 @@ func WatchPs(ctx context.Context, c *Client, opts PsOptions, fn func([]ServiceSt
 	emit := func() error {
 		rows, err := psIn(ctx, c, loc.Namespace, opts.GUID)
 		if err != nil {
+			if ctx.Err() != nil {
+				// interrupted while reading: the normal end
+				return nil
+			}
 			return err
 		}
 		key := fmt.Sprint(rows)

@@ -126,6 +126,59 @@ func TestWatchPs(t *testing.T) {
 	}
 }
 
+// TestWatchPsCancel: the end of ctx ends WatchPs with nil and no
+// goroutine left behind, whether it waits on the watch or the cluster is
+// read again for new rows (Ctrl-C during a refresh is no failure).
+func TestWatchPsCancel(t *testing.T) {
+	t.Parallel()
+	for _, during := range []string{"watch", "refresh"} {
+		t.Run(during, func(t *testing.T) {
+			t.Parallel()
+			f := executortest.New(psCluster())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			lists := 0
+			f.Typed.PrependReactor("list", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
+				lists++
+				if during == "refresh" && lists == 2 {
+					// interrupted while the rows are read again
+					cancel()
+					return true, nil, context.Canceled
+				}
+				return false, nil, nil
+			})
+			done := make(chan error, 1)
+			go func() {
+				done <- executor.WatchPs(ctx, f.Client, executor.PsOptions{GUID: guid1}, func([]executor.ServiceStatus) error { return nil })
+			}()
+			for !watched(f) {
+				time.Sleep(time.Millisecond)
+			}
+			if during == "watch" {
+				cancel()
+			} else {
+				// a pod changes: the rows are read again
+				p, err := f.Typed.CoreV1().Pods("shop-01234567").Get(context.Background(), "db-1", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Labels["touched"] = "yes"
+				if _, err := f.Typed.CoreV1().Pods("shop-01234567").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("WatchPs: %v, want nil", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("WatchPs did not return after its context ended")
+			}
+		})
+	}
+}
+
 // watched tells whether pods were watched.
 func watched(f *executortest.Fake) bool {
 	for _, a := range f.Typed.Actions() {

@@ -178,6 +178,31 @@ func Resolve(ctx context.Context, s Systems, ref, ns string) (string, error) {
 	return "", &AmbiguousError{Name: ref, Candidates: found}
 }
 
+// ResolveServices resolves the arguments [SYSTEM] [SERVICE...] of a
+// command such as logs or restart: the first names the system (Resolve)
+// and the others are services, unless no running system has the name of
+// the first and here (the compose project of the working directory, see
+// ProjectName) names one that runs: then that is the system and every
+// argument a service (tycho logs web, as docker compose logs web). Its
+// errors are Resolve's, for the first argument.
+func ResolveServices(ctx context.Context, s Systems, args []string, ns string, here func(context.Context) (string, error)) (string, []string, error) {
+	if len(args) == 0 {
+		return "", nil, &UsageError{errors.New("no system named")}
+	}
+	guid, err := Resolve(ctx, s, args[0], ns)
+	if err == nil {
+		return guid, args[1:], nil
+	}
+	if errors.Is(err, executor.ErrNotFound) && here != nil {
+		if name, perr := here(ctx); perr == nil {
+			if g, rerr := Resolve(ctx, s, name, ns); rerr == nil {
+				return g, args, nil
+			}
+		}
+	}
+	return "", nil, err
+}
+
 // ProjectName is the name of the compose project of load (by default the
 // compose file in the working directory or its parents), as up would
 // name the system: -p, else the file's name:, COMPOSE_PROJECT_NAME or the

@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,59 @@ func TestResolve(t *testing.T) {
 			}
 			if !errors.Is(err, executor.ErrNotFound) {
 				t.Errorf("error %v is not api.ErrNotFound", err)
+			}
+		})
+	}
+}
+
+// TestResolveServices: the first argument names the system, unless no
+// running system has that name and the working directory's project runs.
+func TestResolveServices(t *testing.T) {
+	t.Parallel()
+	here := func(name string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) {
+			if name == "" {
+				return "", errors.New("no compose file here")
+			}
+			return name, nil
+		}
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		here     string
+		want     string
+		services []string
+		wantErr  string
+	}{
+		{name: "SystemAndServices", args: []string{"cart", "web", "db"}, here: "shop", want: guid3, services: []string{"web", "db"}},
+		{name: "SystemOnly", args: []string{guid1}, want: guid1, services: []string{}},
+		{name: "ServicesOfHere", args: []string{"web", "db"}, here: "cart", want: guid3, services: []string{"web", "db"}},
+		{name: "NothingHere", args: []string{"web"}, wantErr: `no running system is named "web": system not found`},
+		{name: "HereNotRunning", args: []string{"web"}, here: "blog", wantErr: `no running system is named "web": system not found`},
+		// an ambiguous name is not taken for a service
+		{name: "Ambiguous", args: []string{"shop", "web"}, here: "cart", wantErr: `2 systems are named "shop"`},
+		{name: "None", wantErr: "no system named"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := executortest.New(systems())
+			guid, services, err := ops.ResolveServices(context.Background(), ops.NewLocal(f.Client), tt.args, "", here(tt.here))
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("ResolveServices: error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ResolveServices: %v", err)
+			}
+			if guid != tt.want {
+				t.Errorf("system %q, want %q", guid, tt.want)
+			}
+			if diff := cmp.Diff(tt.services, services); diff != "" {
+				t.Errorf("services (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -34,8 +34,10 @@ type Remote struct {
 
 var _ Systems = (*Remote)(nil)
 
-// needsCluster is the error of an operation the API does not offer.
-func needsCluster(op string) error {
+// NeedsCluster is the error of an operation op that the API does not
+// offer (it wraps ErrNeedsCluster): the one message of every command
+// that needs the cluster itself.
+func NeedsCluster(op string) error {
 	return fmt.Errorf("%s %w; drop --server and use a kubeconfig", op, ErrNeedsCluster)
 }
 
@@ -44,7 +46,7 @@ func needsCluster(op string) error {
 func (r *Remote) unavailable(op string) error {
 	switch op {
 	case "diff", "logs", "events":
-		return needsCluster(op)
+		return NeedsCluster(op)
 	}
 	return nil
 }
@@ -338,7 +340,7 @@ func (r *Remote) Up(ctx context.Context, req UpRequest) (*executor.System, error
 
 // Diff needs cluster access.
 func (r *Remote) Diff(context.Context, UpRequest) ([]executor.ObjectDiff, error) {
-	return nil, needsCluster("diff")
+	return nil, NeedsCluster("diff")
 }
 
 // List asks the API for the systems (of one GUID: none when the server
@@ -463,12 +465,12 @@ func (r *Remote) WatchPs(ctx context.Context, opts executor.PsOptions, fn func([
 
 // Logs needs cluster access: the API serves no logs.
 func (r *Remote) Logs(context.Context, executor.LogsOptions) error {
-	return needsCluster("logs")
+	return NeedsCluster("logs")
 }
 
 // Events needs cluster access.
 func (r *Remote) Events(context.Context, executor.EventsOptions) ([]executor.ClusterEvent, error) {
-	return nil, needsCluster("events")
+	return nil, NeedsCluster("events")
 }
 
 // Restart asks the API to restart the services; the server's start

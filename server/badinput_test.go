@@ -129,6 +129,26 @@ func TestBadInput(t *testing.T) {
 			want: 400, field: "memory", msg: "quantity"},
 		{name: "modify with the wrong type of cpu", req: request{method: "POST", path: "/system/modify", body: `{"tycho-guid": "` + guidA + `", "cpu": 2}`},
 			want: 400, field: "cpu", msg: "cpu: "},
+		{name: "restart without a body", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: ""},
+			want: 400, msg: "the request body is required"},
+		{name: "restart with a duplicate key", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{"wait": true, "wait": false}`},
+			want: 400, field: "wait", msg: `the key "wait" appears twice`},
+		{name: "restart with trailing data", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{} {}`},
+			want: 400, msg: "after"},
+		{name: "restart with the wrong type of services", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{"services": "web"}`},
+			want: 400, field: "services", msg: "services"},
+		{name: "restart of too many services", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{"services": [` + strings.Repeat(`"web",`, 1000) + `"web"]}`},
+			want: 400, field: "services", msg: "maximum number of items is 1000"},
+		{name: "restart not JSON", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{}`, header: map[string]string{"Content-Type": "text/plain"}},
+			want: 415, msg: "application/json"},
+		{name: "restart body over the limit", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{"services": ["` + strings.Repeat("x", 70<<10) + `"]}`},
+			want: 413, msg: "larger than"},
+		{name: "restart with a wrong token", req: request{method: "POST", path: "/v1/systems/" + guidA + "/restart", body: `{}`, header: map[string]string{"Authorization": "Bearer " + testToken + "x"}},
+			want: 401, msg: "bearer token"},
+		{name: "restart of a bad GUID", req: request{method: "POST", path: "/v1/systems/XYZ/restart", body: `{}`},
+			want: 400, field: "guid", msg: "guid"},
+		{name: "services with a wrong token", req: request{method: "GET", path: "/v1/systems/" + guidA + "/services", header: map[string]string{"Authorization": "Bearer " + testToken + "x"}},
+			want: 401, msg: "bearer token"},
 		{name: "unknown route", req: request{method: "GET", path: "/system/start"},
 			want: 405, msg: "allowed: POST"},
 		{name: "unknown path", req: request{method: "POST", path: "/system/restart", body: `{}`},
@@ -146,6 +166,12 @@ func TestBadInput(t *testing.T) {
 			}
 			if starts, deletes, modifies := f.created(); starts+deletes+modifies != 0 {
 				t.Errorf("changed something: %d starts, %d deletes, %d modifies", starts, deletes, modifies)
+			}
+			f.mu.Lock()
+			restarts := len(f.restarts)
+			f.mu.Unlock()
+			if restarts != 0 {
+				t.Errorf("restarted something: %d restarts", restarts)
 			}
 			var res api.ErrorResult
 			env := envelope(t, w, &res)

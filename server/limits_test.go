@@ -71,6 +71,20 @@ func TestPerClientLimit(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "this client may have 2 at once") {
 		t.Errorf("message: %s", w.Body)
 	}
+	// the limit holds on every authenticated route: ps and restart too
+	for _, r := range []*http.Request{
+		httptest.NewRequest("GET", "/v1/systems/"+guidA+"/services", nil),
+		httptest.NewRequest("POST", "/v1/systems/"+guidA+"/restart", strings.NewReader(`{}`)),
+	} {
+		r.RemoteAddr = "192.0.2.1:1004"
+		r.Header.Set("Authorization", "Bearer "+testToken)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s %s of the client: %d (Retry-After %q), want 429 with Retry-After: %s", r.Method, r.URL.Path, w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+	}
 	// other clients are served while the first waits
 	done := make(chan int, 2)
 	go func() { done <- serveFrom(s, "192.0.2.2:1000", testToken).Code }()
@@ -94,7 +108,7 @@ func TestPerClientLimit(t *testing.T) {
 	if w := serveFrom(s, "192.0.2.1:1003", testToken); w.Code != http.StatusOK {
 		t.Errorf("after the others ended: %d, want 200: %s", w.Code, w.Body)
 	}
-	if w := do(t, s, request{method: "GET", path: "/metrics"}); !strings.Contains(w.Body.String(), "tycho_api_limited_total 1\n") {
+	if w := do(t, s, request{method: "GET", path: "/metrics"}); !strings.Contains(w.Body.String(), "tycho_api_limited_total 3\n") {
 		t.Errorf("metrics do not count the refusal:\n%s", w.Body)
 	}
 }
