@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,10 @@ type RouteOptions struct {
 	TLSIssuer string
 	// From selects the router's pods: "namespace=NAME,pod=KEY=VALUE,...".
 	From string
+	// HostFrom and PathPrefixFrom name where Host and PathPrefix were
+	// given, for diagnostics; empty is the command line's --host and
+	// --path-prefix (the API names its request's route.host).
+	HostFrom, PathPrefixFrom string
 }
 
 // DefaultPathPrefix is the path of a routed port when neither a host nor
@@ -185,8 +190,8 @@ func (rs *routeSettings) flags(o RouteOptions) {
 			*dst = setting{val: v, flag: flag}
 		}
 	}
-	set(&rs.host, o.Host, "--host")
-	set(&rs.pathPrefix, o.PathPrefix, "--path-prefix")
+	set(&rs.host, o.Host, cmp.Or(o.HostFrom, "--host"))
+	set(&rs.pathPrefix, o.PathPrefix, cmp.Or(o.PathPrefixFrom, "--path-prefix"))
 	if o.StripPrefix != nil {
 		rs.strip = setting{val: strconv.FormatBool(*o.StripPrefix), flag: "--strip-prefix"}
 	}
@@ -343,12 +348,7 @@ func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *a
 	if pfx, err := expand(prefix.val, vars); err != nil {
 		fail(prefix, "route-path", "path prefix %q: %v", prefix.val, err)
 	} else {
-		if !strings.HasPrefix(pfx, "/") {
-			pfx = "/" + pfx
-		}
-		if !strings.HasSuffix(pfx, "/") {
-			pfx += "/"
-		}
+		pfx = slashed(pfx)
 		if why := badPathPrefix(pfx); why != "" {
 			fail(prefix, "route-path", "path prefix %q %s", pfx, why)
 		}
@@ -462,12 +462,41 @@ func expand(template string, vars map[string]string) (string, error) {
 	return out, err
 }
 
-// CheckTemplate reports an unknown placeholder in a host or path template,
-// for the command line to refuse at once.
-func CheckTemplate(template string) error {
-	vars := map[string]string{"system": "s", "service": "s", "port": "1", "guid": "g"}
-	_, err := expand(template, vars)
-	return err
+// sampleVars are short values of the placeholders, to check a template
+// before any system is known.
+var sampleVars = map[string]string{"system": "s", "service": "s", "port": "1", "guid": "g"}
+
+// CheckHost reports a host template that routes no port: an unknown
+// placeholder, unbalanced braces, or a text that is no host name with
+// any value of the placeholders. Only names made too long by the values
+// are left to the compile. The command line and the API refuse it at once.
+func CheckHost(template string) error {
+	if template == "" {
+		return nil
+	}
+	h, err := expand(template, sampleVars)
+	if err != nil {
+		return err
+	}
+	if why := badRouteHost(h); why != "" {
+		return fmt.Errorf("%q is not a valid host name: %s", template, why)
+	}
+	return nil
+}
+
+// CheckPathPrefix is CheckHost for a path prefix template.
+func CheckPathPrefix(template string) error {
+	if template == "" {
+		return nil
+	}
+	p, err := expand(template, sampleVars)
+	if err != nil {
+		return err
+	}
+	if why := badPathPrefix(slashed(p)); why != "" {
+		return fmt.Errorf("path prefix %q %s", template, why)
+	}
+	return nil
 }
 
 // hostLabel is a compose name made a DNS label: lower case, and every
@@ -498,6 +527,17 @@ func badHost(h string) string {
 		}
 	}
 	return ""
+}
+
+// slashed makes p start and end with "/".
+func slashed(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
 }
 
 // maxPathPrefix is the longest path an HTTPRoute matches (its CRD's
