@@ -85,10 +85,10 @@ func (r *routeFlags) register(fs *pflag.FlagSet) {
 func (r *routeFlags) options() (compiler.RouteOptions, error) {
 	o := compiler.RouteOptions{Host: r.host, PathPrefix: r.pathPrefix, StripPrefix: r.strip.v, Class: r.class,
 		Gateway: r.gateway, TLSSecret: r.tlsSecret, TLSIssuer: r.tlsIssuer, From: r.from}
-	if err := compiler.CheckTemplate(r.host); err != nil {
+	if err := compiler.CheckHost(r.host); err != nil {
 		return o, usageError("--host: %v", err)
 	}
-	if err := compiler.CheckTemplate(r.pathPrefix); err != nil {
+	if err := compiler.CheckPathPrefix(r.pathPrefix); err != nil {
 		return o, usageError("--path-prefix: %v", err)
 	}
 	if r.gateway != "" {

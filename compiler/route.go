@@ -2,9 +2,11 @@ package compiler
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -37,6 +39,10 @@ type RouteOptions struct {
 	TLSIssuer string
 	// From selects the router's pods: "namespace=NAME,pod=KEY=VALUE,...".
 	From string
+	// HostFrom and PathPrefixFrom name where Host and PathPrefix were
+	// given, for diagnostics; empty is the command line's --host and
+	// --path-prefix (the API names its request's route.host).
+	HostFrom, PathPrefixFrom string
 }
 
 // DefaultPathPrefix is the path of a routed port when neither a host nor
@@ -75,13 +81,31 @@ type routeExt struct {
 type routePortExt struct {
 	Port uint16 `json:"port"`
 	routeExt
+	// err is why the entry could not be read: it is reported at the
+	// entry (an error returned to the decoder would be positioned at
+	// x-tycho, with no index).
+	err *routePortError
 }
 
-// UnmarshalJSON reads a port number or a mapping.
+// routePortError is a bad entry of x-tycho.route.ports; field is the key
+// of the entry at fault ("" for the entry).
+type routePortError struct {
+	field, msg string
+}
+
+// UnmarshalJSON reads a port number or a mapping; a bad entry is kept in
+// r.err.
 func (r *routePortExt) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] != '{' {
-		return json.Unmarshal(b, &r.Port)
+	r.err = r.decode(bytes.TrimSpace(b))
+	return nil
+}
+
+func (r *routePortExt) decode(b []byte) *routePortError {
+	if len(b) == 0 || b[0] != '{' {
+		if err := json.Unmarshal(b, &r.Port); err != nil || string(b) == "null" || r.Port == 0 {
+			return &routePortError{msg: fmt.Sprintf("must be a published port (1-65535) or a mapping with a port, not %s", b)}
+		}
+		return nil
 	}
 	type plain struct {
 		Port *uint16 `json:"port"`
@@ -91,13 +115,24 @@ func (r *routePortExt) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return err
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// embedded fields are named with their type: routeExt.host
+			f := te.Field[strings.LastIndex(te.Field, ".")+1:]
+			if f == "port" {
+				return &routePortError{field: f, msg: fmt.Sprintf("must be a published port (1-65535), not %s", te.Value)}
+			}
+			return &routePortError{field: f, msg: fmt.Sprintf("must be %s, not %s", kindWords(te.Type), te.Value)}
+		}
+		return &routePortError{msg: strings.TrimPrefix(err.Error(), "json: ")}
 	}
-	if p.Port == nil {
-		return errors.New("an entry of route.ports that is a mapping needs a port")
-	}
-	if len(p.Ports) > 0 {
-		return fmt.Errorf("json: unknown field \"ports\"")
+	switch {
+	case p.Port == nil:
+		return &routePortError{msg: "an entry of route.ports that is a mapping needs a port"}
+	case *p.Port == 0:
+		return &routePortError{field: "port", msg: "must be a published port (1-65535), not 0"}
+	case len(p.Ports) > 0:
+		return &routePortError{field: "ports", msg: "route.ports cannot be nested: list the ports in the service's route.ports"}
 	}
 	r.Port, r.routeExt = *p.Port, p.routeExt
 	return nil
@@ -155,8 +190,8 @@ func (rs *routeSettings) flags(o RouteOptions) {
 			*dst = setting{val: v, flag: flag}
 		}
 	}
-	set(&rs.host, o.Host, "--host")
-	set(&rs.pathPrefix, o.PathPrefix, "--path-prefix")
+	set(&rs.host, o.Host, cmp.Or(o.HostFrom, "--host"))
+	set(&rs.pathPrefix, o.PathPrefix, cmp.Or(o.PathPrefixFrom, "--path-prefix"))
 	if o.StripPrefix != nil {
 		rs.strip = setting{val: strconv.FormatBool(*o.StripPrefix), flag: "--strip-prefix"}
 	}
@@ -198,6 +233,14 @@ func (lw *lowerer) routePorts(svc *ast.Service, ext *routeExt, path string) {
 		base.apply(ext, path, lw)
 		for i, rp := range ext.Ports {
 			pp := path + ".ports." + strconv.Itoa(i)
+			if rp.err != nil {
+				at := pp
+				if rp.err.field != "" {
+					at += "." + rp.err.field
+				}
+				lw.diags.Errorf("x-tycho", lw.pos(at), at, "invalid x-tycho: %s", rp.err.msg)
+				continue
+			}
 			if prev, dup := listed[rp.Port]; dup {
 				lw.diags.Errorf("x-tycho", lw.pos(pp), pp, "port %d is listed twice (also at ports.%d)", rp.Port, prev)
 				continue
@@ -272,7 +315,11 @@ func exposeWord(m ast.ExposeMode) string {
 func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *ast.Route {
 	r := &ast.Route{Pos: p.Pos, Annotations: rs.annotations}
 	vars := map[string]string{"system": lw.l.Project.Name, "service": hostLabel(svc.Name), "port": strconv.Itoa(int(p.Published)), "guid": lw.opts.guid}
+	// a route with an error is left out of the collision check, whose
+	// message would only repeat it
+	bad := false
 	fail := func(s setting, code, format string, args ...any) {
+		bad = true
 		d := lw.diags.Errorf(code, lw.settingPos(s, p.Pos), s.path, format, args...)
 		if s.flag != "" {
 			d.Path = "services." + svc.Name + ".ports"
@@ -285,7 +332,7 @@ func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *a
 		case err != nil:
 			fail(rs.host, "route-host", "host %q: %v", rs.host.val, err)
 		default:
-			if why := badHost(h); why != "" {
+			if why := badRouteHost(h); why != "" {
 				fail(rs.host, "route-host", "host %q is not a valid host name: %s", h, why)
 			}
 			r.Host = h
@@ -301,14 +348,9 @@ func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *a
 	if pfx, err := expand(prefix.val, vars); err != nil {
 		fail(prefix, "route-path", "path prefix %q: %v", prefix.val, err)
 	} else {
-		if !strings.HasPrefix(pfx, "/") {
-			pfx = "/" + pfx
-		}
-		if !strings.HasSuffix(pfx, "/") {
-			pfx += "/"
-		}
-		if !validPathPrefix.MatchString(pfx) {
-			fail(prefix, "route-path", "path prefix %q is not a path of segments of letters, digits and -._~", pfx)
+		pfx = slashed(pfx)
+		if why := badPathPrefix(pfx); why != "" {
+			fail(prefix, "route-path", "path prefix %q %s", pfx, why)
 		}
 		r.PathPrefix = pfx
 	}
@@ -326,6 +368,7 @@ func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *a
 	}
 	if svc.Expose == ast.ExposeGateway {
 		if rs.gateway.val == "" {
+			bad = true
 			lw.diags.Errorf("route-gateway", p.Pos, "services."+svc.Name+".ports", "port %d of %s is routed by a Gateway API route, which needs a gateway", p.Published, svc.Name).
 				Note("give it with --gateway NAMESPACE/NAME or x-tycho.route.gateway")
 		} else if g, err := ParseGateway(rs.gateway.val); err != nil {
@@ -365,7 +408,9 @@ func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *a
 		}
 		r.From = sel
 	}
-	lw.routes = append(lw.routes, routeUse{route: r, svc: svc.Name, port: p.Published})
+	if !bad {
+		lw.routes = append(lw.routes, routeUse{route: r, svc: svc.Name, port: p.Published})
+	}
 	return r
 }
 
@@ -417,12 +462,41 @@ func expand(template string, vars map[string]string) (string, error) {
 	return out, err
 }
 
-// CheckTemplate reports an unknown placeholder in a host or path template,
-// for the command line to refuse at once.
-func CheckTemplate(template string) error {
-	vars := map[string]string{"system": "s", "service": "s", "port": "1", "guid": "g"}
-	_, err := expand(template, vars)
-	return err
+// sampleVars are short values of the placeholders, to check a template
+// before any system is known.
+var sampleVars = map[string]string{"system": "s", "service": "s", "port": "1", "guid": "g"}
+
+// CheckHost reports a host template that routes no port: an unknown
+// placeholder, unbalanced braces, or a text that is no host name with
+// any value of the placeholders. Only names made too long by the values
+// are left to the compile. The command line and the API refuse it at once.
+func CheckHost(template string) error {
+	if template == "" {
+		return nil
+	}
+	h, err := expand(template, sampleVars)
+	if err != nil {
+		return err
+	}
+	if why := badRouteHost(h); why != "" {
+		return fmt.Errorf("%q is not a valid host name: %s", template, why)
+	}
+	return nil
+}
+
+// CheckPathPrefix is CheckHost for a path prefix template.
+func CheckPathPrefix(template string) error {
+	if template == "" {
+		return nil
+	}
+	p, err := expand(template, sampleVars)
+	if err != nil {
+		return err
+	}
+	if why := badPathPrefix(slashed(p)); why != "" {
+		return fmt.Errorf("path prefix %q %s", template, why)
+	}
+	return nil
 }
 
 // hostLabel is a compose name made a DNS label: lower case, and every
@@ -453,6 +527,42 @@ func badHost(h string) string {
 		}
 	}
 	return ""
+}
+
+// slashed makes p start and end with "/".
+func slashed(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+// maxPathPrefix is the longest path an HTTPRoute matches (its CRD's
+// maxLength).
+const maxPathPrefix = 1024
+
+// badPathPrefix says why the expanded path prefix p (which starts and ends
+// with "/") cannot be routed ("" when it can).
+func badPathPrefix(p string) string {
+	switch {
+	case len(p) > maxPathPrefix:
+		return fmt.Sprintf("is longer than %d characters", maxPathPrefix)
+	case !validPathPrefix.MatchString(p):
+		return "is not a path of segments of letters, digits and -._~"
+	}
+	return ""
+}
+
+// badRouteHost says why h cannot be the host of an Ingress rule or an
+// HTTPRoute ("" when it can): a DNS-1123 subdomain, not an IP address.
+func badRouteHost(h string) string {
+	if net.ParseIP(h) != nil {
+		return "an IP address: Ingress and HTTPRoute match host names only (leave the host out to match any)"
+	}
+	return badHost(h)
 }
 
 // badLabel says why l is not a DNS-1123 label ("" when it is).

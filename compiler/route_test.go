@@ -139,3 +139,36 @@ func TestHostLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostPathPrefix(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, template, err string
+		check               func(string) error
+	}{
+		{"host", "{service}-{guid}.apps.example.com", "", CheckHost},
+		{"host none", "", "", CheckHost},
+		{"host unknown placeholder", "{app}.example.com", "unknown placeholder {app}: use {system}, {service}, {port} or {guid}", CheckHost},
+		{"host brace not closed", "{service.example.com", "unbalanced braces", CheckHost},
+		{"host upper case", "Web-{service}.example.com", `"Web-{service}.example.com" is not a valid host name: label "Web-s" must be lower-case letters, digits and '-', starting and ending with a letter or digit`, CheckHost},
+		{"host empty label", "{service}..example.com", `"{service}..example.com" is not a valid host name: an empty label`, CheckHost},
+		{"host IP address", "10.0.0.{port}", `"10.0.0.{port}" is not a valid host name: an IP address: Ingress and HTTPRoute match host names only (leave the host out to match any)`, CheckHost},
+		{"path", "/private/{system}/{guid}/{service}/", "", CheckPathPrefix},
+		{"path root", "/", "", CheckPathPrefix},
+		{"path without slashes", "{system}", "", CheckPathPrefix},
+		{"path brace not opened", "/system}/", "unbalanced braces", CheckPathPrefix},
+		{"path space", "/a b/{service}", `path prefix "/a b/{service}" is not a path of segments of letters, digits and -._~`, CheckPathPrefix},
+		{"path empty segment", "/a//{service}/", `path prefix "/a//{service}/" is not a path of segments of letters, digits and -._~`, CheckPathPrefix},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := ""
+			if err := tc.check(tc.template); err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("error %q, want %q", got, tc.err)
+			}
+		})
+	}
+}

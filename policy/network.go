@@ -22,7 +22,7 @@ func (Network) Name() string { return "network" }
 func (Network) Weave(sys *ast.System, opts Options) diag.List {
 	if opts.Network == "none" {
 		sys.Policy.Network = nil
-		return nil
+		return routerPodsUnused(sys)
 	}
 	strict := opts.Network == "strict"
 	var diags diag.List
@@ -191,4 +191,20 @@ func selectorKey(sel *ast.PodSelector) string {
 		b.WriteString("p:" + kv.Key + "=" + kv.Value + "\x00")
 	}
 	return b.String()
+}
+
+// routerPodsUnused warns of the router's pods given for routed ports when
+// no NetworkPolicy is made: every pod of the cluster reaches the ports.
+func routerPodsUnused(sys *ast.System) diag.List {
+	var diags diag.List
+	for _, s := range sys.Services {
+		for _, p := range s.Ports {
+			if p.Route == nil || p.Route.From == nil || len(p.Route.From.NamespaceLabels)+len(p.Route.From.PodLabels) == 0 {
+				continue
+			}
+			diags.Warnf("route-from-unused", p.Route.Pos, "services."+s.Name+".ports", "the router's pods of port %d of %s are not used: with --network-policy none no NetworkPolicy is made, so every pod of the cluster reaches the port", p.Published, s.Name).
+				Note("use --network-policy on (the default) or strict for only the router to reach routed ports")
+		}
+	}
+	return diags
 }

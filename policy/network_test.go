@@ -171,3 +171,62 @@ func TestPublishedAndInternal(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutedPortModes: a routed port admits only the router's pods with
+// the default and strict policies (the network's peers keep reaching it);
+// with none there is no policy, and router pods given are reported unused.
+func TestRoutedPortModes(t *testing.T) {
+	t.Parallel()
+	router := &ast.PodSelector{NamespaceLabels: []ast.KV{{Key: "kubernetes.io/metadata.name", Value: "traefik"}}}
+	mk := func(from *ast.PodSelector) *ast.System {
+		web := svc("web", "default")
+		web.Ports = []ast.Port{
+			{Target: 80, Published: 8080, Protocol: ast.TCP, Route: &ast.Route{PathPrefix: "/", From: from, Pos: ast.Pos{File: "compose.yaml", Line: 7, Col: 9}}},
+			{Target: 5432, Published: 5432, Protocol: ast.TCP},
+		}
+		db := svc("db", "default")
+		db.Ports = []ast.Port{{Target: 5432, Protocol: ast.TCP}}
+		return &ast.System{Services: []*ast.Service{web, db}}
+	}
+	routed := ast.Flow{Peer: ast.Peer{Pods: router}, Ports: []ast.PortRange{{Port: 80, Protocol: ast.TCP}}}
+	published := ast.Flow{Peer: ast.Peer{Anywhere: true}, Ports: []ast.PortRange{{Port: 5432, Protocol: ast.TCP}}}
+	for _, tc := range []struct {
+		mode  string
+		want  []ast.Flow // web's ingress
+		codes []string
+	}{
+		{"", []ast.Flow{{Peer: ast.Peer{Networks: []string{"default"}}}, routed, published}, nil},
+		{"strict", []ast.Flow{{Peer: ast.Peer{Networks: []string{"default"}}, Ports: []ast.PortRange{{Port: 80, Protocol: ast.TCP}, {Port: 5432, Protocol: ast.TCP}}}, routed, published}, nil},
+		{"none", nil, []string{"route-from-unused"}},
+	} {
+		t.Run("mode "+tc.mode, func(t *testing.T) {
+			t.Parallel()
+			sys := mk(router)
+			diags := Network{}.Weave(sys, Options{Network: tc.mode})
+			var codes []string
+			for _, d := range diags {
+				codes = append(codes, d.Code)
+				if d.Pos.Line != 7 {
+					t.Errorf("%s: not at the port", d.String())
+				}
+			}
+			if diff := cmp.Diff(tc.codes, codes); diff != "" {
+				t.Errorf("diagnostics (-want +got):\n%s", diff)
+			}
+			if tc.mode == "none" {
+				if sys.Policy.Network != nil {
+					t.Errorf("a network policy with --network-policy none")
+				}
+				return
+			}
+			i := slices.IndexFunc(sys.Policy.Network.Rules, func(r ast.ServiceRules) bool { return r.Service == "web" })
+			if diff := cmp.Diff(tc.want, sys.Policy.Network.Rules[i].Ingress); diff != "" {
+				t.Errorf("web's ingress (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// no router pods given (any pod): nothing to report with none
+	if diags := (Network{}).Weave(mk(nil), Options{Network: "none"}); len(diags) != 0 {
+		t.Errorf("diagnostics without router pods: %v", diags)
+	}
+}

@@ -71,15 +71,17 @@ func (o CompileOptions) requestRoute(r *api.RouteRequest) (ast.ExposeMode, compi
 		}
 		return expose, route, nil
 	}
-	if err := compiler.CheckTemplate(r.Host); err != nil {
+	if err := compiler.CheckHost(r.Host); err != nil {
 		return expose, route, fieldErrorf("route.host", "%v", err)
 	}
-	if err := compiler.CheckTemplate(r.PathPrefix); err != nil {
+	if err := compiler.CheckPathPrefix(r.PathPrefix); err != nil {
 		return expose, route, fieldErrorf("route.path_prefix", "%v", err)
 	}
 	if r.Host != "" || r.PathPrefix != "" {
-		// the request's place replaces the server's
+		// the request's place replaces the server's; a diagnostic of a
+		// service names the request's field, not the server's flag
 		route.Host, route.PathPrefix = r.Host, r.PathPrefix
+		route.HostFrom, route.PathPrefixFrom = "route.host", "route.path_prefix"
 	}
 	if r.StripPrefix != nil {
 		route.StripPrefix = r.StripPrefix

@@ -2,11 +2,14 @@ package kubernetes
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/tychoctl/tycho/ast"
 )
 
 var hashSuffix = regexp.MustCompile(`-[0-9a-f]{6}$`)
@@ -169,5 +172,35 @@ func TestPortName(t *testing.T) {
 				t.Errorf("portName(%q, %q, %d) = %q: %s", tt.in, tt.proto, tt.port, got, e)
 			}
 		})
+	}
+}
+
+// TestRouteNameLong: the Ingress or HTTPRoute of a port of a service whose
+// name is already 63 characters long is a valid name, and stays apart from
+// that of another port and of another long service; its default TLS
+// Secret name is valid too.
+func TestRouteNameLong(t *testing.T) {
+	t.Parallel()
+	a, b := long("web", 63), long("web", 62)+"y"
+	names := map[string]string{}
+	for _, svc := range []string{"web", a, b} {
+		for _, port := range []uint16{80, 8080, 65535} {
+			n := routeName(svc, ast.Port{Published: port})
+			if errs := validation.IsDNS1123Label(n); len(errs) > 0 {
+				t.Errorf("routeName(%q, %d) = %q: %v", svc, port, n, errs)
+			}
+			secret := tlsSecretName(&ast.Route{}, n)
+			if errs := validation.IsDNS1123Subdomain(secret); len(errs) > 0 {
+				t.Errorf("TLS Secret %q: %v", secret, errs)
+			}
+			what := svc + ":" + strconv.Itoa(int(port))
+			if prev, ok := names[n]; ok {
+				t.Errorf("%s and %s both become %q", prev, what, n)
+			}
+			names[n] = what
+		}
+	}
+	if got := routeName("web", ast.Port{Published: 8080}); got != "web-8080" {
+		t.Errorf("routeName(web, 8080) = %q, want web-8080", got)
 	}
 }
