@@ -252,6 +252,11 @@ func (lw *lowerer) routePorts(svc *ast.Service, ext *routeExt, path string) {
 			}
 		}
 	}
+	type routed struct {
+		p  *ast.Port
+		rs routeSettings
+	}
+	var ports []routed
 	seen := map[uint16]bool{}
 	for i := range svc.Ports {
 		p := &svc.Ports[i]
@@ -277,7 +282,10 @@ func (lw *lowerer) routePorts(svc *ast.Service, ext *routeExt, path string) {
 			rs = base
 		}
 		seen[p.Published] = true
-		p.Route = lw.makeRoute(svc, p, rs)
+		ports = append(ports, routed{p, rs})
+	}
+	for _, r := range ports {
+		r.p.Route = lw.makeRoute(svc, r.p, r.rs, len(ports) > 1)
 	}
 }
 
@@ -311,8 +319,9 @@ func exposeWord(m ast.ExposeMode) string {
 	return string(m)
 }
 
-// makeRoute expands and checks the settings of one routed port.
-func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *ast.Route {
+// makeRoute expands and checks the settings of one routed port; several
+// says the service has other routed ports.
+func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings, several bool) *ast.Route {
 	r := &ast.Route{Pos: p.Pos, Annotations: rs.annotations}
 	vars := map[string]string{"system": lw.l.Project.Name, "service": hostLabel(svc.Name), "port": strconv.Itoa(int(p.Published)), "guid": lw.opts.guid}
 	// a route with an error is left out of the collision check, whose
@@ -343,6 +352,11 @@ func (lw *lowerer) makeRoute(svc *ast.Service, p *ast.Port, rs routeSettings) *a
 		prefix.val = "/"
 		if rs.host.val == "" {
 			prefix.val = DefaultPathPrefix
+		}
+		if several && !strings.Contains(rs.host.val, "{port}") {
+			// each routed port of the service at a path of its own, as
+			// the same host and path cannot route to two ports
+			prefix.val += "{port}/"
 		}
 	}
 	if pfx, err := expand(prefix.val, vars); err != nil {

@@ -129,3 +129,58 @@ func TestRouteBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteSeveralPorts: a service with several routed ports gets a path
+// per port by default, so a file docker runs compiles with --expose
+// ingress; a host with {port} keeps the path "/"; an explicit path
+// prefix without {port} is the user's to keep apart (route-collision).
+func TestRouteSeveralPorts(t *testing.T) {
+	t.Parallel()
+	const compose = "name: shop\nservices:\n  web:\n    image: nginx\n    ports: [\"80:80\", \"8080:8080\"]\n"
+	tests := []struct {
+		name       string
+		route      compiler.RouteOptions
+		want       []string // host+path of ports 80 and 8080
+		collisions int
+	}{
+		{"path", compiler.RouteOptions{}, []string{"/shop/web/80/", "/shop/web/8080/"}, 0},
+		{"host", compiler.RouteOptions{Host: "{service}.example.com"}, []string{"web.example.com/80/", "web.example.com/8080/"}, 0},
+		{"host with port", compiler.RouteOptions{Host: "{service}-{port}.example.com"}, []string{"web-80.example.com/", "web-8080.example.com/"}, 0},
+		{"explicit path", compiler.RouteOptions{PathPrefix: "/app/"}, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := compiler.Compile(context.Background(), compiler.Options{
+				Load:  compiler.LoadOptions{Stdin: strings.NewReader(compose), Files: []string{"-"}, WorkDir: t.TempDir()},
+				Lower: compiler.LowerOptions{Expose: "ingress", Route: tt.route},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			collisions := 0
+			for _, d := range res.Diags {
+				if d.Code == "route-collision" {
+					collisions++
+				} else if d.Severity == diag.Error {
+					t.Errorf("unexpected error: %v", d)
+				}
+			}
+			if collisions != tt.collisions {
+				t.Errorf("%d route-collision errors, want %d: %v", collisions, tt.collisions, res.Diags)
+			}
+			if tt.want == nil {
+				return
+			}
+			var got []string
+			for _, p := range res.System.Services[0].Ports {
+				if p.Route != nil {
+					got = append(got, p.Route.Host+p.Route.PathPrefix)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("routes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
