@@ -1,10 +1,17 @@
 package e2ereal
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -219,11 +226,77 @@ var routingModes = []routingMode{
 	},
 }
 
+// checkWebSocket opens a TCP connection from the host to the controller's
+// entry point (base, http://ADDR), sends a WebSocket upgrade request for
+// path with Host host, and checks that the probe behind the route answers
+// 101 with the accept value of RFC 6455 for the key, having received the
+// request at received, and that bytes written after the 101 come back
+// through the router (the probe echoes them). Run it once the route
+// answers GET (waitRouted).
+func checkWebSocket(t *testing.T, base, host, path, received string) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	what := fmt.Sprintf("WebSocket upgrade of %s (Host %s) through %s", path, host, u.Host)
+	c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Errorf("%s: %v", what, err)
+		return
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	key := base64.StdEncoding.EncodeToString(nonce)
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	accept := base64.StdEncoding.EncodeToString(sum[:])
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Errorf("%s: sending the request: %v", what, err)
+		return
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Errorf("%s: reading the answer: %v", what, err)
+		return
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		t.Errorf("%s: %s %q, want 101 Switching Protocols", what, resp.Status, body)
+		return
+	}
+	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != accept {
+		t.Errorf("%s: Sec-WebSocket-Accept %q, want %q (key %s)", what, got, accept, key)
+	}
+	if got := resp.Header.Get("Upgrade"); !strings.EqualFold(got, "websocket") {
+		t.Errorf("%s: Upgrade %q, want websocket", what, got)
+	}
+	if got := resp.Header.Get(probePathHeader); got != received {
+		t.Errorf("%s: the probe received path %q, want %q", what, got, received)
+	}
+	for _, msg := range []string{"hello through the router\n", "and again\n"} {
+		if _, err := io.WriteString(c, msg); err != nil {
+			t.Errorf("%s: writing after the 101: %v", what, err)
+			return
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != msg {
+			t.Errorf("%s: echo %q, %v; want %q", what, got, err, msg)
+			return
+		}
+	}
+	t.Logf("%s: 101, accept %s, echo ok", what, accept)
+}
+
 // TestE2ERealRouting compiles a system with --expose ingress and with
 // --expose gateway, each once routed by host and once by path prefix
 // (stripped through the Gateway's HTTPRoute), and checks from the host,
 // through the controller, that the routed port answers, at the path the
-// route promises; with NetworkPolicy enforced, that the controller's pod
+// route promises, and takes a WebSocket upgrade (checkWebSocket); with NetworkPolicy enforced, that the controller's pod
 // reaches the routed port but no other port of the pod the system does
 // not publish, that a pod outside the system does not reach the routed
 // port (it is open to the controller, not the world), and that the
@@ -272,7 +345,15 @@ func TestE2ERealRouting(t *testing.T) {
 			if host, path := m.rule(t, byHost); host != wantHost || path != "/" {
 				t.Errorf("route by host: host %q, path %q; want %q, /", host, path, wantHost)
 			}
-			waitRouted(t, ing.URL+"/x", wantHost, "web\n", "/x", time.Minute)
+			// routed checks a route with a GET and a WebSocket
+			// upgrade: Host host, path path; the probe receives
+			// path received.
+			routed := func(host, path, received string) {
+				t.Helper()
+				waitRouted(t, ing.URL+path, host, "web\n", received, time.Minute)
+				checkWebSocket(t, ing.URL, host, path, received)
+			}
+			routed(wantHost, "/x", "/x")
 
 			wantPrefix := strings.NewReplacer("{service}", "web", "{system}", "routing").Replace(m.pathPrefix)
 			if host, path := m.rule(t, byPath); host != "" || path != wantPrefix {
@@ -284,7 +365,7 @@ func TestE2ERealRouting(t *testing.T) {
 			if m.strip {
 				received = "/x"
 			}
-			waitRouted(t, ing.URL+wantPrefix+"x", "any.invalid", "web\n", received, time.Minute)
+			routed("any.invalid", wantPrefix+"x", received)
 
 			if node.Enforcer == "" {
 				t.Log("NetworkPolicy not enforced: the routed port's admission is not checked")

@@ -6,7 +6,11 @@
 //	                                        with "NAME\n", NAME being $PROBE_NAME
 //	                                        or the hostname; runs until SIGTERM.
 //	                                        An HTTP answer carries the path it
-//	                                        was asked for in header Probe-Path
+//	                                        was asked for in header Probe-Path.
+//	                                        An HTTP port takes a WebSocket
+//	                                        upgrade: 101 with the RFC 6455
+//	                                        Sec-WebSocket-Accept, then it
+//	                                        echoes the bytes (no framing)
 //	probe connect [-udp] [-timeout D] HOST:PORT
 //	                                        exit 0 and print the answer if a
 //	                                        connection (a UDP reply) succeeds
@@ -32,7 +36,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -233,10 +240,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			srv := &http.Server{
-				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set(PathHeader, r.URL.Path)
-					fmt.Fprintf(w, "%s\n", me)
-				}),
+				Handler:           httpHandler(me),
 				ReadHeaderTimeout: 5 * time.Second,
 			}
 			go func() { errc <- srv.Serve(l) }()
@@ -251,6 +255,95 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	case err := <-errc:
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+}
+
+// httpHandler answers with "me\n" and the request's path in PathHeader, or
+// takes over a WebSocket upgrade request (upgrade).
+func httpHandler(me string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(PathHeader, r.URL.Path)
+		if hasToken(r.Header, "Connection", "upgrade") && hasToken(r.Header, "Upgrade", "websocket") {
+			upgrade(w, r)
+			return
+		}
+		fmt.Fprintf(w, "%s\n", me)
+	})
+}
+
+// hasToken reports whether a comma-separated list in header name holds
+// token (case-insensitively), as Connection and Upgrade are.
+func hasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// websocketGUID is RFC 6455's key suffix (section 1.3).
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// websocketAccept is the Sec-WebSocket-Accept value for key.
+func websocketAccept(key string) string {
+	h := sha1.Sum([]byte(key + websocketGUID))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// upgradeIdle closes an upgraded connection that stays silent this long.
+const upgradeIdle = 2 * time.Minute
+
+// upgrade answers a WebSocket handshake with 101 Switching Protocols and
+// then echoes every byte it reads until EOF. It does not speak WebSocket
+// framing: what it shows is that a router tunnels the connection after the
+// 101, which is all the tests need.
+func upgrade(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if key == "" {
+		http.Error(w, "missing Sec-WebSocket-Key", http.StatusBadRequest)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot take over the connection", http.StatusInternalServerError)
+		return
+	}
+	c, rw, err := hj.Hijack()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer c.Close()
+	// The server's header deadline may still be set on a hijacked
+	// connection; the loop below sets its own.
+	_ = c.SetDeadline(time.Time{})
+	fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\n"+
+		"Upgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Accept: %s\r\n%s: %s\r\n\r\n", websocketAccept(key), PathHeader, r.URL.Path)
+	if err := rw.Flush(); err != nil {
+		return
+	}
+	echo(c, rw.Reader)
+}
+
+// echo writes to c what it reads from r (c's reader, holding any bytes
+// the client sent after its request) until EOF or an idle timeout.
+func echo(c net.Conn, r *bufio.Reader) {
+	buf := make([]byte, 4096)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(upgradeIdle))
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -92,4 +94,100 @@ func TestCommands(t *testing.T) {
 	if code, _, _ := runProbe("probe", "sleep", "10ms"); code != 0 {
 		t.Errorf("sleep 10ms = %d", code)
 	}
+}
+
+// rfcKey and rfcAccept are the handshake example of RFC 6455, section 1.3.
+const (
+	rfcKey    = "dGhlIHNhbXBsZSBub25jZQ=="
+	rfcAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+)
+
+// TestWebSocketUpgrade serves HTTP and talks to it over raw TCP: an
+// upgrade request is answered 101 with the RFC's accept value, then the
+// connection echoes bytes, including those sent with the request; a plain
+// request still gets the name, and an upgrade without a key is refused.
+func TestWebSocketUpgrade(t *testing.T) {
+	t.Setenv("PROBE_NAME", "ws")
+	if got := websocketAccept(rfcKey); got != rfcAccept {
+		t.Errorf("websocketAccept(%q) = %q, want %q", rfcKey, got, rfcAccept)
+	}
+	web := freePort(t)
+	go run("probe", []string{"serve", strconv.Itoa(web) + "/http"}, &bytes.Buffer{}, &bytes.Buffer{})
+	addr := "127.0.0.1:" + strconv.Itoa(web)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if code, _, _ := runProbe("probe", "connect", addr); code == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// handshake sends req (and early, in the same write), then reads the
+	// answer's head.
+	handshake := func(t *testing.T, req, early string) (net.Conn, *bufio.Reader, *http.Response) {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, req+early); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the answer: %v", err)
+		}
+		return c, br, resp
+	}
+
+	t.Run("upgrade", func(t *testing.T) {
+		for _, connection := range []string{"Upgrade", "keep-alive, upgrade"} {
+			req := "GET /chat/x HTTP/1.1\r\nHost: ws.test\r\nConnection: " + connection +
+				"\r\nUpgrade: WebSocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + rfcKey + "\r\n\r\n"
+			c, br, resp := handshake(t, req, "early ")
+			if resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("Connection: %s: status %s, want 101", connection, resp.Status)
+			}
+			for h, want := range map[string]string{
+				"Upgrade":              "websocket",
+				"Connection":           "Upgrade",
+				"Sec-WebSocket-Accept": rfcAccept,
+				PathHeader:             "/chat/x",
+			} {
+				if got := resp.Header.Get(h); got != want {
+					t.Errorf("Connection: %s: %s = %q, want %q", connection, h, got, want)
+				}
+			}
+			if _, err := io.WriteString(c, "bytes after"); err != nil {
+				t.Fatal(err)
+			}
+			const want = "early bytes after"
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+				t.Errorf("Connection: %s: echo %q, %v; want %q", connection, got, err, want)
+			}
+			// EOF from the client ends the echo: the probe closes.
+			_ = c.(*net.TCPConn).CloseWrite()
+			if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+				t.Errorf("Connection: %s: after EOF, read %q, %v; want EOF", connection, rest, err)
+			}
+		}
+	})
+	t.Run("no key", func(t *testing.T) {
+		_, _, resp := handshake(t, "GET / HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "")
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("upgrade without Sec-WebSocket-Key: status %s, want 400", resp.Status)
+		}
+	})
+	t.Run("plain", func(t *testing.T) {
+		// Upgrade without Connection: Upgrade is no upgrade request.
+		_, _, resp := handshake(t, "GET /p HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n", "")
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || string(body) != "ws\n" || err != nil {
+			t.Errorf("plain GET: %s %q %v, want 200 \"ws\\n\"", resp.Status, body, err)
+		}
+	})
 }
