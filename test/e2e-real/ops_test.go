@@ -116,26 +116,23 @@ func TestOpsLogsAndPs(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &rows); err != nil {
 			t.Fatalf("ps -o json: %v\n%s", err, out)
 		}
-		if len(rows) == 2 && rows[0].Restarts >= 1 && rows[1].Restarts >= 2 {
+		// between two runs a container waits (CrashLoopBackOff) or has
+		// ended (Completed: probe env exits 0); for a moment after a
+		// restart it runs, which is not what this asks about
+		between := func(r executor.ServiceStatus) bool { return r.State == "CrashLoopBackOff" || r.State == "Completed" }
+		if len(rows) == 2 && rows[0].Restarts >= 1 && rows[1].Restarts >= 2 && between(rows[0]) && between(rows[1]) && rows[1].Ready == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ps: %+v, want restarts of other and talker", rows)
+			t.Fatalf("ps: %+v, want restarts of other and talker, each waiting (CrashLoopBackOff) or ended (Completed)", rows)
 		}
 		time.Sleep(2 * time.Second)
 	}
-	if rows[0].Service != "other" || rows[1].Service != "talker" || rows[1].Ready != 0 || rows[1].Desired != 1 {
+	if rows[0].Service != "other" || rows[1].Service != "talker" || rows[1].Desired != 1 {
 		t.Errorf("ps: %+v", rows)
 	}
 	code, table, _ := tycho(t, dir, "", "ps")
 	t.Logf("ps:\n%s", table)
-	// between two runs the container waits (CrashLoopBackOff) or has
-	// ended (Completed: probe env exits 0)
-	for _, r := range rows {
-		if r.State != "CrashLoopBackOff" && r.State != "Completed" {
-			t.Errorf("ps: %s is %q, want CrashLoopBackOff or Completed", r.Service, r.State)
-		}
-	}
 	if code != 0 || !strings.HasPrefix(table, "SERVICE ") {
 		t.Errorf("ps: exit %d:\n%s", code, table)
 	}
