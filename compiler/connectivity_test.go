@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -19,8 +17,8 @@ import (
 
 	"github.com/tychoctl/tycho/ast"
 	"github.com/tychoctl/tycho/backends/kubernetes"
-	"github.com/tychoctl/tycho/cmd"
 	"github.com/tychoctl/tycho/compiler"
+	"github.com/tychoctl/tycho/internal/goldencase"
 	"github.com/tychoctl/tycho/internal/netpol"
 )
 
@@ -87,7 +85,7 @@ func TestConnectivityGolden(t *testing.T) {
 	ta := &tally{}
 	t.Run("cases", func(t *testing.T) {
 		for _, c := range loadGolden(t) {
-			t.Run(c.name, func(t *testing.T) {
+			t.Run(c.Name, func(t *testing.T) {
 				t.Parallel()
 				checkGolden(t, c, ta)
 			})
@@ -133,44 +131,26 @@ func parseGoldenFlags(args []string) (goldenFlags, error) {
 // checkGolden extracts the inputs of c, runs tycho compile in-process as
 // TestGolden does, and checks the flows of its output; a case that does not
 // compile is skipped.
-func checkGolden(t *testing.T, c goldenCase, ta *tally) {
-	dir := t.TempDir()
-	var stdin []byte
-	for _, f := range c.archive.Files {
-		if strings.HasPrefix(f.Name, "want/") {
-			continue
-		}
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.Name == c.stdin {
-			stdin = f.Data
-		}
-	}
-	fl, err := parseGoldenFlags(c.args)
+func checkGolden(t *testing.T, c goldencase.Case, ta *tally) {
+	dir, stdin := c.Extract(t)
+	fl, err := parseGoldenFlags(c.Args)
 	if err != nil {
-		t.Fatalf("args %q: %v", c.args, err)
+		t.Fatalf("args %q: %v", c.Args, err)
 	}
 	if fl.outDir != "" {
-		ta.skip(c.name, "--out-dir")
+		ta.skip(c.Name, "--out-dir")
 		t.Skip("--out-dir: no manifests on stdout")
 	}
-	var out, errb bytes.Buffer
-	streams := cmd.Streams{In: bytes.NewReader(stdin), Out: &out, Err: &errb}
-	root := cmd.NewRootCommand(streams, cmd.Deps{Env: c.env, WorkDir: dir})
-	if code := cmd.Execute(root, append([]string{"compile"}, c.args...), &errb); code != 0 {
-		ta.skip(c.name, "does not compile")
+	out, _, code := c.Compile(t, dir, stdin)
+	if code != 0 {
+		ta.skip(c.Name, "does not compile")
 		t.Skipf("tycho compile exits %d: not a system to check", code)
 	}
-	loadOpts := compiler.LoadOptions{Files: fl.files, Stdin: bytes.NewReader(stdin), WorkDir: dir, Env: c.env,
+	loadOpts := compiler.LoadOptions{Files: fl.files, Stdin: bytes.NewReader(stdin), WorkDir: dir, Env: c.Env,
 		EnvFiles: fl.envFiles, ProjectName: fl.project, Profiles: fl.profiles}
 	in := modelIntent(t, loadOpts, fl.network, compiler.LowerOptions{Expose: ast.ExposeMode(fl.expose), Route: compiler.RouteOptions{From: fl.routeFrom}})
-	wrong, flows := checkSystem(t, in, out.Bytes())
-	ta.add(c.name, flows, wrong)
+	wrong, flows := checkSystem(t, in, []byte(out))
+	ta.add(c.Name, flows, wrong)
 }
 
 // modelIntent loads and lowers the compose files (the compose model,
@@ -871,9 +851,9 @@ func TestConnectivityEdgeCases(t *testing.T) {
 	ta := &tally{}
 	t.Run("cases", func(t *testing.T) {
 		for _, e := range edgeCases {
-			c := goldenCase{name: e.name, env: map[string]string{}, args: strings.Fields(e.args),
-				archive: &txtar.Archive{Files: []txtar.File{{Name: "compose.yaml", Data: []byte(strings.TrimPrefix(e.compose, "\n"))}}}}
-			t.Run(c.name, func(t *testing.T) {
+			c := goldencase.Case{Name: e.name, Env: map[string]string{}, Args: strings.Fields(e.args),
+				Archive: &txtar.Archive{Files: []txtar.File{{Name: "compose.yaml", Data: []byte(strings.TrimPrefix(e.compose, "\n"))}}}}
+			t.Run(c.Name, func(t *testing.T) {
 				t.Parallel()
 				checkGolden(t, c, ta)
 			})

@@ -1,10 +1,8 @@
 package compiler_test
 
 import (
-	"bytes"
 	"flag"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,85 +11,29 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"github.com/tychoctl/tycho/cmd"
+	"github.com/tychoctl/tycho/internal/goldencase"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/compile")
 
-// goldenCase is one testdata/compile/*.txtar: the comment holds the
-// command line ("tycho compile ..." arguments) and "env NAME=VALUE" lines;
-// the files are the inputs and want/manifests.yaml, want/diagnostics.txt.
-type goldenCase struct {
-	name    string
-	path    string
-	archive *txtar.Archive
-	args    []string
-	env     map[string]string
-	stdin   string
-}
-
-func loadGolden(t *testing.T) []goldenCase {
+// loadGolden reads the cases of testdata/compile.
+func loadGolden(t testing.TB) []goldencase.Case {
 	t.Helper()
-	paths, err := filepath.Glob("../testdata/compile/*.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) == 0 {
-		t.Fatal("no golden cases in testdata/compile")
-	}
-	var cases []goldenCase
-	for _, p := range paths {
-		a, err := txtar.ParseFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := goldenCase{name: strings.TrimSuffix(filepath.Base(p), ".txtar"), path: p, archive: a, env: map[string]string{}}
-		for _, line := range strings.Split(string(a.Comment), "\n") {
-			line = strings.TrimSpace(line)
-			switch {
-			case strings.HasPrefix(line, "args:"):
-				c.args = strings.Fields(strings.TrimPrefix(line, "args:"))
-			case strings.HasPrefix(line, "env "):
-				k, v, _ := strings.Cut(strings.TrimPrefix(line, "env "), "=")
-				c.env[k] = v
-			case strings.HasPrefix(line, "stdin:"):
-				c.stdin = strings.TrimSpace(strings.TrimPrefix(line, "stdin:"))
-			}
-		}
-		cases = append(cases, c)
-	}
-	return cases
+	return goldencase.Load(t, "../testdata/compile/*.txtar")
 }
 
-// run extracts the inputs into a directory and runs tycho compile there.
-func (c goldenCase) run(t *testing.T) (stdout, stderr string, code int) {
+// run extracts the inputs of c into a directory and runs tycho compile
+// there; the directory is $WORK in stderr.
+func run(t *testing.T, c goldencase.Case) (stdout, stderr string, code int) {
 	t.Helper()
-	dir := t.TempDir()
-	var stdin []byte
-	for _, f := range c.archive.Files {
-		if strings.HasPrefix(f.Name, "want/") {
-			continue
-		}
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.Name == c.stdin {
-			stdin = f.Data
-		}
-	}
-	var out, errb bytes.Buffer
-	streams := cmd.Streams{In: bytes.NewReader(stdin), Out: &out, Err: &errb}
-	root := cmd.NewRootCommand(streams, cmd.Deps{Env: c.env, WorkDir: dir})
-	code = cmd.Execute(root, append([]string{"compile"}, c.args...), &errb)
-	return out.String(), strings.ReplaceAll(errb.String(), dir, "$WORK"), code
+	dir, stdin := c.Extract(t)
+	stdout, stderr, code = c.Compile(t, dir, stdin)
+	return stdout, strings.ReplaceAll(stderr, dir, "$WORK"), code
 }
 
-func (c goldenCase) file(name string) (string, bool) {
-	for _, f := range c.archive.Files {
+// file is the data of the archive's file name.
+func file(c goldencase.Case, name string) (string, bool) {
+	for _, f := range c.Archive.Files {
 		if f.Name == name {
 			return string(f.Data), true
 		}
@@ -104,10 +46,10 @@ var wantRe = regexp.MustCompile(`#\s*want\s+"([^"]*)"`)
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	for _, c := range loadGolden(t) {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			stdout, stderr, code := c.run(t)
-			again, stderr2, code2 := c.run(t)
+			stdout, stderr, code := run(t, c)
+			again, stderr2, code2 := run(t, c)
 			if stdout != again || stderr != stderr2 || code != code2 {
 				t.Fatalf("two compiles differ: the output is not deterministic")
 			}
@@ -116,20 +58,20 @@ func TestGolden(t *testing.T) {
 			}
 			diagText := stderr + "exit " + strconv.Itoa(code) + "\n"
 			if *update {
-				c.write(t, stdout, diagText)
+				write(t, c, stdout, diagText)
 				return
 			}
-			want, _ := c.file("want/manifests.yaml")
+			want, _ := file(c, "want/manifests.yaml")
 			if diff := cmp.Diff(want, stdout); diff != "" {
 				t.Errorf("manifests (-want +got):\n%s", diff)
 			}
-			wantDiag, _ := c.file("want/diagnostics.txt")
+			wantDiag, _ := file(c, "want/diagnostics.txt")
 			if diff := cmp.Diff(wantDiag, diagText); diff != "" {
 				t.Errorf("diagnostics (-want +got):\n%s", diff)
 			}
 			// `# want "regex"` on an input line: a diagnostic at that line
 			// must match.
-			for _, f := range c.archive.Files {
+			for _, f := range c.Archive.Files {
 				if strings.HasPrefix(f.Name, "want/") {
 					continue
 				}
@@ -155,17 +97,18 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func (c goldenCase) write(t *testing.T, manifests, diags string) {
+// write replaces the want/ files of c.
+func write(t *testing.T, c goldencase.Case, manifests, diags string) {
 	t.Helper()
 	var files []txtar.File
-	for _, f := range c.archive.Files {
+	for _, f := range c.Archive.Files {
 		if !strings.HasPrefix(f.Name, "want/") {
 			files = append(files, f)
 		}
 	}
 	files = append(files, txtar.File{Name: "want/manifests.yaml", Data: []byte(manifests)}, txtar.File{Name: "want/diagnostics.txt", Data: []byte(diags)})
-	c.archive.Files = files
-	if err := os.WriteFile(c.path, txtar.Format(c.archive), 0o644); err != nil {
+	c.Archive.Files = files
+	if err := os.WriteFile(c.Path, txtar.Format(c.Archive), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,27 +32,15 @@ func roundTripInputs(t *testing.T) []roundTripInput {
 	t.Helper()
 	var in []roundTripInput
 	for _, c := range loadGolden(t) {
-		dir := t.TempDir()
-		for _, f := range c.archive.Files {
-			if strings.HasPrefix(f.Name, "want/") {
-				continue
-			}
-			p := filepath.Join(dir, f.Name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir, _ := c.Extract(t)
 		if _, err := os.Stat(filepath.Join(dir, "compose.yaml")); err != nil {
 			continue // stdin-only or override-only cases
 		}
 		opts := defaultOptions()
 		opts.Load.WorkDir = dir
 		opts.Load.Files = []string{"compose.yaml"}
-		opts.Load.Env = c.env
-		in = append(in, roundTripInput{name: "golden/" + c.name, opts: opts})
+		opts.Load.Env = c.Env
+		in = append(in, roundTripInput{name: "golden/" + c.Name, opts: opts})
 	}
 	if _, err := os.Stat(filepath.Join(corpusDir, "LOADCHECK.md")); err == nil {
 		for _, u := range loadCheck(t, corpusDir) {

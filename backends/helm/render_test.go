@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/rogpeppe/go-internal/txtar"
 	"helm.sh/helm/v4/pkg/action"
 	chartcommon "helm.sh/helm/v4/pkg/chart/common"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
@@ -29,8 +28,8 @@ import (
 	"github.com/tychoctl/tycho/backends"
 	"github.com/tychoctl/tycho/backends/helm"
 	"github.com/tychoctl/tycho/backends/kubernetes"
-	"github.com/tychoctl/tycho/cmd"
 	"github.com/tychoctl/tycho/compiler"
+	"github.com/tychoctl/tycho/internal/goldencase"
 	"github.com/tychoctl/tycho/policy"
 )
 
@@ -226,72 +225,11 @@ func defaultOptions() compiler.Options {
 	}
 }
 
-// goldenCase is a case of testdata/compile (see compiler/golden_test.go):
-// its inputs and the arguments of tycho compile.
-type goldenCase struct {
-	name  string
-	files []txtar.File
-	args  []string
-	env   map[string]string
-	stdin string
-}
-
-func goldenCases(t *testing.T) []goldenCase {
+// goldenCases are the cases of testdata/compile (see
+// compiler/golden_test.go).
+func goldenCases(t *testing.T) []goldencase.Case {
 	t.Helper()
-	paths, err := filepath.Glob("../../testdata/compile/*.txtar")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no golden cases in testdata/compile: %v", err)
-	}
-	var cases []goldenCase
-	for _, p := range paths {
-		a, err := txtar.ParseFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := goldenCase{name: strings.TrimSuffix(filepath.Base(p), ".txtar"), env: map[string]string{}}
-		for _, line := range strings.Split(string(a.Comment), "\n") {
-			line = strings.TrimSpace(line)
-			switch {
-			case strings.HasPrefix(line, "args:"):
-				c.args = strings.Fields(strings.TrimPrefix(line, "args:"))
-			case strings.HasPrefix(line, "env "):
-				k, v, _ := strings.Cut(strings.TrimPrefix(line, "env "), "=")
-				c.env[k] = v
-			case strings.HasPrefix(line, "stdin:"):
-				c.stdin = strings.TrimSpace(strings.TrimPrefix(line, "stdin:"))
-			}
-		}
-		for _, f := range a.Files {
-			if !strings.HasPrefix(f.Name, "want/") {
-				c.files = append(c.files, f)
-			}
-		}
-		cases = append(cases, c)
-	}
-	return cases
-}
-
-// run runs tycho compile with the case's arguments and more in a
-// directory holding its inputs.
-func (c goldenCase) run(t *testing.T, dir string, more ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var stdin []byte
-	for _, f := range c.files {
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.Name == c.stdin {
-			stdin = f.Data
-		}
-	}
-	var out, errb bytes.Buffer
-	root := cmd.NewRootCommand(cmd.Streams{In: bytes.NewReader(stdin), Out: &out, Err: &errb}, cmd.Deps{Env: c.env, WorkDir: dir})
-	code = cmd.Execute(root, append(append([]string{"compile"}, c.args...), more...), &errb)
-	return out.String(), errb.String(), code
+	return goldencase.Load(t, "../../testdata/compile/*.txtar")
 }
 
 // TestGoldenCases: for every golden case that compiles, the chart of
@@ -300,12 +238,12 @@ func (c goldenCase) run(t *testing.T, dir string, more ...string) (stdout, stder
 func TestGoldenCases(t *testing.T) {
 	t.Parallel()
 	for _, c := range goldenCases(t) {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			stdout, _, code := c.run(t, dir, "-o", "yaml")
+			dir, stdin := c.Extract(t)
+			stdout, _, code := c.Compile(t, dir, stdin, "-o", "yaml")
 			out := filepath.Join(t.TempDir(), "chart")
-			_, stderr, hcode := c.run(t, dir, "--format", "helm", "--out-dir", out)
+			_, stderr, hcode := c.Compile(t, dir, stdin, "--format", "helm", "--out-dir", out)
 			if code != hcode {
 				t.Fatalf("exit %d for manifests, %d for the chart:\n%s", code, hcode, stderr)
 			}
@@ -348,10 +286,11 @@ func TestGoldenCases(t *testing.T) {
 func TestLint(t *testing.T) {
 	t.Parallel()
 	for _, c := range goldenCases(t) {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
+			dir, stdin := c.Extract(t)
 			out := filepath.Join(t.TempDir(), "chart")
-			if _, _, code := c.run(t, t.TempDir(), "--format", "helm", "--out-dir", out); code != 0 {
+			if _, _, code := c.Compile(t, dir, stdin, "--format", "helm", "--out-dir", out); code != 0 {
 				t.Skipf("the case does not compile (exit %d)", code)
 			}
 			lint := action.NewLint()

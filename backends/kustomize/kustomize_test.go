@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tychoctl/tycho/backends/kustomize"
-	"github.com/tychoctl/tycho/cmd"
+	"github.com/tychoctl/tycho/internal/goldencase"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden outputs of testdata/*.txtar")
@@ -200,93 +200,22 @@ func checkKustomize(t *testing.T, fs filesys.FileSystem, dir string, want []obje
 	}
 }
 
-// goldenCase is a testdata/compile case of the compiler's golden tests.
-type goldenCase struct {
-	name    string
-	archive *txtar.Archive
-	args    []string
-	env     map[string]string
-	stdin   string
-}
-
-func loadCases(t *testing.T, glob string) []goldenCase {
-	t.Helper()
-	paths, err := filepath.Glob(glob)
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no cases in %s: %v", glob, err)
-	}
-	var cases []goldenCase
-	for _, p := range paths {
-		a, err := txtar.ParseFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := goldenCase{name: strings.TrimSuffix(filepath.Base(p), ".txtar"), archive: a, env: map[string]string{}}
-		for _, line := range strings.Split(string(a.Comment), "\n") {
-			line = strings.TrimSpace(line)
-			switch {
-			case strings.HasPrefix(line, "args:"):
-				c.args = strings.Fields(strings.TrimPrefix(line, "args:"))
-			case strings.HasPrefix(line, "env "):
-				k, v, _ := strings.Cut(strings.TrimPrefix(line, "env "), "=")
-				c.env[k] = v
-			case strings.HasPrefix(line, "stdin:"):
-				c.stdin = strings.TrimSpace(strings.TrimPrefix(line, "stdin:"))
-			}
-		}
-		cases = append(cases, c)
-	}
-	return cases
-}
-
-// extract writes the case's inputs into a new directory.
-func (c goldenCase) extract(t *testing.T) (dir string, stdin []byte) {
-	t.Helper()
-	dir = t.TempDir()
-	for _, f := range c.archive.Files {
-		if strings.HasPrefix(f.Name, "want/") {
-			continue
-		}
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.Name == c.stdin {
-			stdin = f.Data
-		}
-	}
-	return dir, stdin
-}
-
-// compile runs `tycho compile` with the case's arguments and extra ones.
-func (c goldenCase) compile(t *testing.T, dir string, stdin []byte, extra ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	streams := cmd.Streams{In: bytes.NewReader(stdin), Out: &out, Err: &errb}
-	root := cmd.NewRootCommand(streams, cmd.Deps{Env: c.env, WorkDir: dir})
-	code = cmd.Execute(root, append(append([]string{"compile"}, c.args...), extra...), &errb)
-	return out.String(), errb.String(), code
-}
-
 // TestGoldenCases: for every golden case of the compiler that compiles,
 // the Kustomize base builds to the objects of `tycho compile` with the
 // same flags, in the same order, and the overlay changes exactly what it
 // names.
 func TestGoldenCases(t *testing.T) {
 	t.Parallel()
-	for _, c := range loadCases(t, "../../testdata/compile/*.txtar") {
-		t.Run(c.name, func(t *testing.T) {
+	for _, c := range goldencase.Load(t, "../../testdata/compile/*.txtar") {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			dir, stdin := c.extract(t)
-			stdout, stderr, code := c.compile(t, dir, stdin)
+			dir, stdin := c.Extract(t)
+			stdout, stderr, code := c.Compile(t, dir, stdin)
 			if code != 0 {
 				t.Skipf("the case does not compile (exit %d)", code)
 			}
 			out := filepath.Join(dir, "k")
-			_, stderr2, code := c.compile(t, dir, stdin, "--format", "kustomize", "--out-dir", out)
+			_, stderr2, code := c.Compile(t, dir, stdin, "--format", "kustomize", "--out-dir", out)
 			if code != 0 || stderr2 != stderr {
 				t.Fatalf("--format kustomize: exit %d, diagnostics differ from --format manifests:\n%s\nwant\n%s", code, stderr2, stderr)
 			}
@@ -299,12 +228,12 @@ func TestGoldenCases(t *testing.T) {
 // their want/ files; -update rewrites them.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	for _, c := range loadCases(t, "testdata/*.txtar") {
-		t.Run(c.name, func(t *testing.T) {
+	for _, c := range goldencase.Load(t, "testdata/*.txtar") {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			dir, stdin := c.extract(t)
+			dir, stdin := c.Extract(t)
 			out := filepath.Join(dir, "k")
-			_, stderr, code := c.compile(t, dir, stdin, "--format", "kustomize", "--out-dir", out)
+			_, stderr, code := c.Compile(t, dir, stdin, "--format", "kustomize", "--out-dir", out)
 			if code != 0 {
 				t.Fatalf("exit %d:\n%s", code, stderr)
 			}
@@ -322,10 +251,10 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			if *update {
-				c.write(t, got)
+				write(t, c, got)
 				return
 			}
-			for _, f := range c.archive.Files {
+			for _, f := range c.Archive.Files {
 				if !strings.HasPrefix(f.Name, "want/") {
 					continue
 				}
@@ -346,10 +275,11 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func (c goldenCase) write(t *testing.T, got map[string][]byte) {
+// write replaces the want/ files of c by got.
+func write(t *testing.T, c goldencase.Case, got map[string][]byte) {
 	t.Helper()
 	var files []txtar.File
-	for _, f := range c.archive.Files {
+	for _, f := range c.Archive.Files {
 		if !strings.HasPrefix(f.Name, "want/") {
 			files = append(files, f)
 		}
@@ -373,8 +303,8 @@ func (c goldenCase) write(t *testing.T, got map[string][]byte) {
 	for _, name := range names {
 		files = append(files, txtar.File{Name: name, Data: got[name]})
 	}
-	c.archive.Files = files
-	if err := os.WriteFile(filepath.Join("testdata", c.name+".txtar"), txtar.Format(c.archive), 0o644); err != nil {
+	c.Archive.Files = files
+	if err := os.WriteFile(c.Path, txtar.Format(c.Archive), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -387,14 +317,14 @@ func TestKubectlKustomize(t *testing.T) {
 	if err != nil {
 		t.Skipf("kubectl not on PATH: %v", err)
 	}
-	c := loadCases(t, "testdata/namespace.txtar")[0]
-	dir, stdin := c.extract(t)
-	stdout, stderr, code := c.compile(t, dir, stdin)
+	c := goldencase.Load(t, "testdata/namespace.txtar")[0]
+	dir, stdin := c.Extract(t)
+	stdout, stderr, code := c.Compile(t, dir, stdin)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	out := filepath.Join(dir, "k")
-	if _, stderr, code := c.compile(t, dir, stdin, "--format", "kustomize", "--out-dir", out); code != 0 {
+	if _, stderr, code := c.Compile(t, dir, stdin, "--format", "kustomize", "--out-dir", out); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	for _, sub := range []string{kustomize.Base, kustomize.Overlay} {
