@@ -353,18 +353,19 @@ func (c *Cluster) start(ctx context.Context, bins *binaries, opts Options, logw 
 		return err
 	}
 	kwokAddr := "127.0.0.1:" + strconv.Itoa(port.kwok)
-	kwok, err := c.run("kwok", bins.kwok, logDir,
-		"--kubeconfig="+c.Kubeconfig,
-		"--config="+bins.stages,
+	kwokArgs := []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--config=" + bins.stages,
 		"--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake",
-		"--cidr="+PodCIDR,
+		"--manage-nodes-with-annotation-selector=" + FakeNodeAnnotation + "=fake",
+		"--cidr=" + PodCIDR,
 		"--node-ip=127.0.0.1",
-		"--node-port="+strconv.Itoa(port.kwok),
-		"--server-address="+kwokAddr,
-		"--tls-cert-file="+pki.serveCert,
-		"--tls-private-key-file="+pki.serveKey,
-	)
+		"--node-port=" + strconv.Itoa(port.kwok),
+		"--server-address=" + kwokAddr,
+		"--tls-cert-file=" + pki.serveCert,
+		"--tls-private-key-file=" + pki.serveKey,
+	}
+	kwok, err := c.run("kwok", bins.kwok, logDir, kwokArgs...)
 	if err != nil {
 		return err
 	}
@@ -391,10 +392,23 @@ func (c *Cluster) start(ctx context.Context, bins *binaries, opts Options, logw 
 	}); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, kwok, func(ctx context.Context) error {
-		return nodesReady(ctx, client, opts.Nodes)
-	}); err != nil {
-		return err
+	// kwok v0.8.0 can die as it starts, of a data race in its CEL type
+	// registry (easycel: "fatal error: concurrent map writes"), which is
+	// kwok's and not the cluster's: start it again, at most twice.
+	for attempt := 1; ; attempt++ {
+		err := waitFor(ctx, kwok, func(ctx context.Context) error {
+			return nodesReady(ctx, client, opts.Nodes)
+		})
+		if err == nil {
+			break
+		}
+		if exited, _ := kwok.exited(); !exited || attempt == 3 {
+			return err
+		}
+		logf("kwok exited as it started (attempt %d); starting it again: %s", attempt, strings.SplitN(err.Error(), "\n", 2)[0])
+		if kwok, err = c.run("kwok", bins.kwok, logDir, kwokArgs...); err != nil {
+			return err
+		}
 	}
 	// Pods are rejected by the ServiceAccount admission plugin until the
 	// controller manager has created the namespace's default ServiceAccount.
