@@ -185,8 +185,9 @@ func TestOpsPsAfterKill(t *testing.T) {
 		t.Fatalf("ps before the kill: %+v, want server running, ready, no restarts", r)
 	}
 
-	// the system's namespace, and the container of its pod
-	code, out, errOut := tycho(t, dir, "", "status", "-o", "json")
+	// the system's namespace (by its name: the other tests' systems run
+	// beside it), and the container of its pod
+	code, out, errOut := tycho(t, dir, "", "status", "steady", "-o", "json")
 	var systems []executor.System
 	if code != 0 || json.Unmarshal([]byte(out), &systems) != nil || len(systems) != 1 {
 		t.Fatalf("status -o json: exit %d, %s\n%s", code, out, errOut)
